@@ -1,0 +1,50 @@
+# prodtags: `make` sets everything up and runs the main job; `make test` runs every test.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# torch goes in first, on its own: `pip install -e .` with a torch range would otherwise pull the newest
+# torch (several GB). The default pair imports together everywhere we test; choose your own build with
+#   make TORCH_SPEC="torch==2.11.0 torchvision==0.26.0"   or   TORCH_SPEC="torch --index-url .../cpu"
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+# Developers and CI find the data beside the project; users get it downloaded (and checked) into the cache.
+ifneq ($(wildcard ../shared/data/README.md),)
+export PRODTAGS_DATA ?= $(abspath ../shared/data)
+endif
+DEMO_TITLES := "这款笔记本电脑配备了强大的处理器和高清屏幕。" "华为笔记本电脑轻薄本14英寸" "苹果iphone15手机壳"
+
+.PHONY: all setup run test test-fast notebooks lab readme clean
+all: setup run
+
+setup: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -c "import torch, torchvision" 2>/dev/null || $(BIN)/python -m pip install $(TORCH_SPEC)
+	$(BIN)/python -m pip install --quiet -e ".[dev,vision]"
+	touch $@
+
+# The main job: train the first tagger on real Taobao titles, record its results, tag a few titles.
+run: setup
+	$(BIN)/prodtags info
+	$(BIN)/prodtags train char-bilstm --data taobao --out models/char-bilstm --results-dir results
+	$(BIN)/prodtags tag --model models/char-bilstm $(DEMO_TITLES)
+
+# Every notebook under nbval (smoke profile), the unit tests, and the notebooks-vs-package sync checks.
+test: setup
+	PRODTAGS_PROFILE=smoke $(BIN)/python -m pytest tests nbs --nbval-lax --nbval-current-env -q
+
+# Re-run the notebooks in the cpu profile and store their outputs (what readers see), then clean and export.
+notebooks: setup
+	cd nbs && for nb in [0-9]*.ipynb index.ipynb; do \
+	  PRODTAGS_PROFILE=$${PROFILE:-cpu} ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=3600 $$nb || exit 1; done
+	$(BIN)/nbdev-clean && $(BIN)/nbdev-export && $(MAKE) readme
+
+readme: setup
+	$(BIN)/python tools/make_readme.py
+
+lab: setup
+	$(BIN)/jupyter lab nbs
+
+clean:
+	rm -rf models build dist *.egg-info .pytest_cache

@@ -1,0 +1,77 @@
+import io
+import json
+
+import pytest
+
+from prodtags.cli import main
+
+
+def run(argv, stdin=""):
+    out = io.StringIO()
+    code = main(argv, out=out, stdin=io.StringIO(stdin))
+    return code, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, taobao):
+    "A char-bilstm trained by the CLI in the smoke profile."
+    out = tmp_path_factory.mktemp("cli") / "char-bilstm"
+    code, text = run(["train", "char-bilstm", "--data", "taobao", "--out", str(out), "--profile", "smoke"])
+    assert code == 0, text
+    summary = json.loads(text)
+    assert summary["profile"] == "smoke" and set(summary["entity_f1"]) == {"dev", "dev_clean", "test", "test_clean"}
+    return out
+
+
+def test_info_lists_settings():
+    code, text = run(["info"])
+    assert code == 0 and "profile" in text and "PRODTAGS_DATA" in text
+
+
+def test_tag_arguments_table_and_jsonl(trained):
+    code, text = run(["tag", "--model", str(trained), "华为笔记本电脑", "苹果手机壳"])
+    assert code == 0 and text.startswith("华为笔记本电脑")
+    code, text = run(["tag", "--model", str(trained / "tagger"), "--format", "jsonl"], stdin="华为手机\n\n")
+    rows = [json.loads(line) for line in text.splitlines()]
+    assert code == 0 and [r["text"] for r in rows] == ["华为手机", ""]
+    assert rows[1]["tags"] == []
+    for tag in rows[0]["tags"]:
+        assert set(tag) == {"text", "type", "start", "end", "score"}
+        assert rows[0]["text"][tag["start"]:tag["end"]] == tag["text"]
+
+
+def test_tag_from_file(trained, tmp_path):
+    f = tmp_path / "titles.txt"
+    f.write_text("华为手机\n小米电视\n", encoding="utf-8")
+    code, text = run(["tag", "--model", str(trained), "--file", str(f), "--format", "jsonl"])
+    assert code == 0 and len(text.splitlines()) == 2
+
+
+def test_eval_prints_per_type_json(trained, tmp_path):
+    f = tmp_path / "gold.txt"
+    f.write_text("华 B-HPPX\r\n为 I-HPPX\r\n手 B-HCCX\r\n机 I-HCCX\r\n", encoding="utf-8")
+    code, text = run(["eval", "--model", str(trained), str(f)])
+    report = json.loads(text)
+    assert code == 0 and report["titles"] == 1 and set(report["overall"]) == {"precision", "recall", "f1", "support"}
+    assert report["overall"]["support"] == 2
+
+
+def test_errors_exit_2_with_one_line(trained, tmp_path, capsys):
+    assert run(["tag", "--model", str(tmp_path / "nowhere"), "华为"])[0] == 2
+    assert "No model folder" in capsys.readouterr().err
+    bad = tmp_path / "bad.txt"
+    bad.write_text("华为 B-HPPX\n", encoding="utf-8")
+    assert run(["eval", "--model", str(trained), str(bad)])[0] == 2
+    assert "bad.txt:1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "no-such-model", "--out", str(tmp_path)])
+
+
+def test_tag_without_model_trains_the_default_once(isolated_cache, taobao, capsys):
+    assert main(["tag", "--format", "jsonl", "华为手机"], stdin=io.StringIO()) == 0
+    captured = capsys.readouterr()
+    assert [json.loads(line)["text"] for line in captured.out.splitlines()] == ["华为手机"]  # training chatter stays off stdout
+    assert "No default tagger yet" in captured.err
+    assert (isolated_cache / "taggers" / "char-bilstm" / "tagger" / "config.json").is_file()
+    code, _ = run(["tag", "小米电视"])
+    assert code == 0 and "No default tagger yet" not in capsys.readouterr().err

@@ -178,3 +178,9 @@ def test_missing_or_corrupt_model_folder(tmp_path):
     (tmp_path / "m" / "model.safetensors").unlink()
     with pytest.raises(CheckpointError, match="no model.safetensors"):
         load_model(tmp_path / "m")
+
+
+def test_monitor_must_be_in_evaluate_output():
+    *_, model, loader = _toy_setup()
+    with pytest.raises(ConfigError, match="returned"):
+        fit(model, loader, TrainConfig(epochs=1, monitor="f1"), lambda m: {"accuracy": 1.0}, device="cpu", progress=False)

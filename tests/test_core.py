@@ -81,3 +81,11 @@ def test_tagspan_validates():
             TagSpan(**bad)
     with pytest.raises(ValueError, match="past the end"):
         TagSpan.from_title("华为", "HPPX", 0, 5)
+
+
+def test_progress_setting(monkeypatch):
+    from prodtags.core import show_progress
+    monkeypatch.delenv("PRODTAGS_PROGRESS", raising=False)
+    assert show_progress() and not show_progress(False)
+    monkeypatch.setenv("PRODTAGS_PROGRESS", "0")
+    assert not show_progress() and show_progress(True)

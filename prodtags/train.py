@@ -119,9 +119,11 @@ def save_model(model: TaggerModel, folder: str | Path, extra: dict | None = None
         _write_model_files(model, tmp, extra)
     return folder
 
+def _save_weights(model: nn.Module, path: Path):
+    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(path))
+
 def _write_model_files(model: TaggerModel, folder: Path, extra: dict | None = None):
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(state, str(folder / "model.safetensors"))
+    _save_weights(model, folder / "model.safetensors")
     write_json(folder / "config.json", {"model": model.model_name, "config": model.config,
                                         "prodtags_version": prodtags.__version__, **(extra or {})})
 
@@ -179,7 +181,7 @@ def _optimizer_from_files(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
 def save_checkpoint(folder: str | Path, model: nn.Module, opt: torch.optim.Optimizer, sched, loop_state: dict):
     "Atomically write everything needed to resume training into `folder`."
     with atomic_dir(Path(folder)) as tmp:
-        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"))
+        _save_weights(model, tmp / "model.safetensors")
         opt_tensors, opt_meta = _optimizer_to_files(opt)
         save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
         rng = {"torch": torch.get_rng_state()}
@@ -190,7 +192,6 @@ def save_checkpoint(folder: str | Path, model: nn.Module, opt: torch.optim.Optim
             "loop": loop_state, "optimizer": opt_meta, "scheduler": sched.state_dict(),
             "python_rng": [list(x) if isinstance(x, tuple) else x for x in random.getstate()],
             "numpy_rng": [np_state[0], np_state[1].tolist(), *np_state[2:]]})
-
 
 def load_checkpoint(folder: str | Path, model: nn.Module, opt: torch.optim.Optimizer, sched) -> dict:
     "Restore model, optimiser, scheduler and RNGs from `folder`; return the loop state."

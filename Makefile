@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -c "import torch, torchvision" 2>/dev/null || $(BIN)/python -m pip install $(TORCH_SPEC)
-	$(BIN)/python -m pip install --quiet -e ".[dev,vision]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,all]"
 	touch $@
 
 # The main job: train the first tagger on real Taobao titles, record its results, tag a few titles.

@@ -16,28 +16,28 @@ from typing import Sequence, TextIO
 from .core import (CACHE_ENV, DEVICE_ENV, PROFILE_ENV, PROGRESS_ENV, ProdtagsError, cache_dir, environment,
                            write_json)
 from .data import DATA_ENV, data_path, read_bio_file
-from .train import Tagger, train_char_tagger
+from .train import TRAINERS, find_trainer, load_tagger, train_char_tagger, write_results
 
 # %% auto #0
-__all__ = ['TRAINERS', 'default_model_dir', 'resolve_tagger_dir', 'format_table', 'format_jsonl', 'cmd_info', 'cmd_train',
-           'cmd_tag', 'cmd_eval', 'build_parser', 'main']
+__all__ = ['DEFAULT_TAGGER_ENV', 'default_model_dir', 'resolve_tagger_dir', 'format_table', 'format_jsonl', 'cmd_info',
+           'cmd_train', 'cmd_tag', 'cmd_eval', 'build_parser', 'main']
 
 # %% ../nbs/03_cli.ipynb #52032a15
-TRAINERS = {"char-bilstm": train_char_tagger}
+DEFAULT_TAGGER_ENV = "PRODTAGS_DEFAULT_TAGGER"
 
 def default_model_dir() -> Path:
-    "Where the default tagger is trained and kept."
-    return cache_dir("taggers", create=False) / "char-bilstm"
+    "Where the default tagger (`$PRODTAGS_DEFAULT_TAGGER`, else char-bilstm) is trained and kept."
+    return cache_dir("taggers", create=False) / os.environ.get(DEFAULT_TAGGER_ENV, "char-bilstm")
 
 def resolve_tagger_dir(model: str | Path | None) -> Path:
     "The tagger folder for `--model` (a training output folder or a tagger folder); trains the default if needed."
     if model is None:
         out = default_model_dir()
         if not (out / "tagger" / "config.json").is_file():
-            print(f"No default tagger yet: training char-bilstm into {out} (once; later calls reuse it).",
+            print(f"No default tagger yet: training {out.name} into {out} (once; later calls reuse it).",
                   file=sys.stderr)
             with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the tags (it may be JSON lines)
-                train_char_tagger(out)
+                find_trainer(out.name)(out)
         return out / "tagger"
     model = Path(model)
     return model / "tagger" if (model / "tagger" / "config.json").is_file() else model
@@ -67,6 +67,8 @@ def cmd_info(args, out: TextIO) -> int:
     info = environment()
     info |= {DATA_ENV: os.environ.get(DATA_ENV, "(not set)"), "cache": str(cache_dir(create=False)),
              "taobao_train": str(_where("taobao_ner/train.txt"))}
+    with contextlib.suppress(ProdtagsError): find_trainer("")  # imports every technique, so all recipes show
+    info["recipes"] = ", ".join(sorted(TRAINERS))
     for k, v in info.items(): print(f"{k:>16}: {v}", file=out)
     return 0
 
@@ -77,10 +79,9 @@ def _where(path: str) -> str:
 def cmd_train(args, out: TextIO) -> int:
     if args.data != "taobao":
         raise ProdtagsError(f"--data {args.data!r}: only 'taobao' has a training recipe so far.")
-    tagger, results = TRAINERS[args.model](args.out, profile=args.profile, seed=args.seed, resume=not args.no_resume)
-    if args.results_dir:  # the record the leaderboard in nbs/index.ipynb is rendered from
-        name = f"{results['technique']}_{results['data']}_{results['profile']}_seed{results['seed']}.json"
-        write_json(Path(args.results_dir) / name, results)
+    trainer = find_trainer(args.model)
+    tagger, results = trainer(args.out, profile=args.profile, seed=args.seed, resume=not args.no_resume)
+    if args.results_dir: write_results(results, args.results_dir)  # the leaderboard in nbs/index.ipynb reads these
     summary = {s: round(100 * results["scores"][s]["overall"]["f1"], 2) for s in results["scores"]}
     print(json.dumps({"out": str(Path(args.out) / "tagger"), "profile": results["profile"],
                       "device": results["device"], "entity_f1": summary}, ensure_ascii=False), file=out)
@@ -88,7 +89,7 @@ def cmd_train(args, out: TextIO) -> int:
 
 def cmd_tag(args, out: TextIO, stdin: TextIO) -> int:
     titles = _read_titles(args, stdin)
-    tagger = Tagger.load(resolve_tagger_dir(args.model))
+    tagger = load_tagger(resolve_tagger_dir(args.model))
     for text, spans in zip(titles, tagger.predict(titles, batch_size=args.batch_size)):
         print(format_jsonl(text, spans) if args.format == "jsonl" else format_table(text, spans), file=out)
     return 0
@@ -96,7 +97,7 @@ def cmd_tag(args, out: TextIO, stdin: TextIO) -> int:
 def cmd_eval(args, out: TextIO) -> int:
     titles = read_bio_file(args.file)
     if not titles: raise ProdtagsError(f"{args.file} holds no titles.")
-    tagger = Tagger.load(resolve_tagger_dir(args.model))
+    tagger = load_tagger(resolve_tagger_dir(args.model))
     scores = tagger.evaluate(titles)
     print(json.dumps({"file": str(args.file), "titles": len(titles),
                       **{t: {k: round(v, 4) for k, v in s.items()} for t, s in scores.items()}},
@@ -111,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="show profile, device, data and cache locations")
     t = sub.add_parser("train", help="train a tagger (resumes if --out holds an unfinished run)")
-    t.add_argument("model", choices=sorted(TRAINERS), help="technique to train")
+    t.add_argument("model", help="recipe to train, e.g. char-bilstm (`prodtags info` lists them all)")
     t.add_argument("--data", default="taobao", help="training data (default: taobao)")
     t.add_argument("--out", required=True, help="output folder")
     t.add_argument("--profile", default=None, help="smoke, cpu or gpu (default: $PRODTAGS_PROFILE or automatic)")

@@ -7,8 +7,12 @@ is judged by, checkpoints that survive a crash, and the first tagger trained end
 from __future__ import annotations
 
 import copy
+import importlib
+import itertools
 import math
+import pkgutil
 import random
+import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,9 +31,10 @@ from .data import (IGNORE_INDEX, TAOBAO_TYPES, TaggedTitle, TagSet, Vocab, bio_t
                            load_taobao, make_loader, tag_spans)
 
 # %% auto #0
-__all__ = ['MODELS', 'EVAL_SPLITS', 'entity_scores', 'register_model', 'TaggerModel', 'CharBiLSTMTagger', 'save_model',
-           'load_model', 'make_optimizer', 'warmup_linear', 'save_checkpoint', 'load_checkpoint', 'TrainConfig', 'fit',
-           'Tagger', 'train_char_tagger']
+__all__ = ['MODELS', 'EVAL_SPLITS', 'TRAINERS', 'entity_scores', 'register_model', 'TaggerModel', 'CharBiLSTMTagger',
+           'save_model', 'load_model', 'make_optimizer', 'warmup_linear', 'save_checkpoint', 'load_checkpoint',
+           'TrainConfig', 'fit', 'BaseTagger', 'load_tagger', 'Tagger', 'register_trainer', 'find_trainer',
+           'measure_latency', 'results_name', 'write_results', 'train_taobao_tagger', 'train_char_tagger']
 
 # %% ../nbs/02_train.ipynb #a85605e8
 def _prf(correct: int, n_pred: int, n_gold: int) -> dict:
@@ -124,19 +129,35 @@ def _save_weights(model: nn.Module, path: Path):
 
 def _write_model_files(model: TaggerModel, folder: Path, extra: dict | None = None):
     _save_weights(model, folder / "model.safetensors")
-    write_json(folder / "config.json", {"model": model.model_name, "config": model.config,
-                                        "prodtags_version": prodtags.__version__, **(extra or {})})
+    write_json(folder / "config.json", {"model": model.model_name, "module": type(model).__module__,
+                                        "config": model.config, "prodtags_version": prodtags.__version__,
+                                        **(extra or {})})
+
+def _import_prodtags_module(name: str, folder: Path):
+    "Import the prodtags module a saved folder names (only prodtags' own modules: config files are data, not code)."
+    if not (name == "prodtags" or name.startswith("prodtags.")):
+        raise CheckpointError(f"{folder}: refusing to import {name!r}; saved folders may only name prodtags modules.")
+    try: return importlib.import_module(name)
+    except ImportError as e:
+        raise CheckpointError(f"{folder} needs {name}, which cannot be imported here ({e}). Install the extra "
+                              f"it needs (pip install 'prodtags[all]') or a newer prodtags.") from None
+
+def _read_config(folder: Path) -> dict:
+    if not folder.is_dir():
+        raise CheckpointError(f"No model folder at {folder}. Train one (`prodtags train`) or check the path.")
+    if not (folder / "config.json").is_file():
+        raise CheckpointError(f"{folder} has no config.json: not a prodtags model folder, or an interrupted copy.")
+    try: return read_json(folder / "config.json")
+    except ValueError as e: raise CheckpointError(f"{folder / 'config.json'} is not valid JSON ({e}).") from None
 
 def load_model(folder: str | Path, device: torch.device | str | None = None) -> tuple[TaggerModel, dict]:
     "The model saved in `folder` (on `device`) and its config.json as a dict."
     folder = Path(folder)
-    if not folder.is_dir():
-        raise CheckpointError(f"No model folder at {folder}. Train one (`prodtags train`) or check the path.")
-    for name in ("config.json", "model.safetensors"):
-        if not (folder / name).is_file():
-            raise CheckpointError(f"{folder} has no {name}: not a prodtags model folder, or an interrupted copy.")
-    try: meta = read_json(folder / "config.json")
-    except ValueError as e: raise CheckpointError(f"{folder / 'config.json'} is not valid JSON ({e}).") from None
+    if folder.is_dir() and not (folder / "model.safetensors").is_file():
+        raise CheckpointError(f"{folder} has no model.safetensors: not a prodtags model folder, or an interrupted copy.")
+    meta = _read_config(folder)
+    if meta.get("model") not in MODELS and meta.get("module"):
+        _import_prodtags_module(meta["module"], folder)  # registers the model class it defines
     cls = MODELS.get(meta.get("model"))
     if cls is None:
         raise CheckpointError(f"{folder}: unknown model type {meta.get('model')!r}; known: {', '.join(MODELS)}. "
@@ -309,12 +330,24 @@ def fit(model: nn.Module, train_loader, config: TrainConfig, evaluate: Callable[
     return state
 
 # %% ../nbs/02_train.ipynb #26d68a2d
-class Tagger:
-    "A trained character-level tagger: `predict(texts)` gives `TagSpan`s; `save`/`load` use a folder."
-    def __init__(self, model: TaggerModel, vocab: Vocab, tagset: TagSet, device: torch.device | str | None = None):
-        self.model, self.vocab, self.tagset = model, vocab, tagset
-        self.device = get_device(device)
-        self.model.to(self.device).eval()
+class BaseTagger:
+    "Interface of every trained tagger: `predict`, `predict_tags`, `evaluate`, `save`, `load`."
+    device: torch.device = torch.device("cpu")
+
+    def predict_tags(self, texts: Sequence[str], batch_size: int = 64) -> tuple[list[list[str]], list[list[float]]]:
+        "Per-character BIO tags and confidences for each title (subclasses implement this)."
+        raise NotImplementedError
+
+    def save(self, folder: str | Path, extra: dict | None = None) -> Path:
+        "Write the tagger to `folder` (atomically), with a config.json whose `tagger` names this class."
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, folder: str | Path, device: torch.device | str | None = None) -> "BaseTagger":
+        raise NotImplementedError
+
+    @classmethod
+    def class_path(cls) -> str: return f"{cls.__module__}:{cls.__qualname__}"
 
     @staticmethod
     def _check_texts(texts) -> tuple[list[str], bool]:
@@ -326,6 +359,34 @@ class Tagger:
             if not isinstance(t, str):
                 raise TypeError(f"Title {i} is a {type(t).__name__}, not a str: {t!r}. Convert it with str() first.")
         return list(texts), single
+
+    def predict(self, texts: str | Sequence[str], batch_size: int = 64) -> list[TagSpan] | list[list[TagSpan]]:
+        "Tag spans of one title (a list of `TagSpan`) or of each title in a list (a list of lists)."
+        texts, single = self._check_texts(texts)
+        tags, confs = self.predict_tags(texts, batch_size)
+        out = [tag_spans(t, tg, c, strip=True) for t, tg, c in zip(texts, tags, confs)]
+        return out[0] if single else out
+
+    def evaluate(self, titles: Sequence[TaggedTitle], batch_size: int = 64) -> dict[str, dict]:
+        "`entity_scores` of this tagger on gold `titles`."
+        pred, _ = self.predict_tags([t.text for t in titles], batch_size)
+        return entity_scores([t.tags for t in titles], pred)
+
+def load_tagger(folder: str | Path, device: torch.device | str | None = None) -> BaseTagger:
+    "Load any saved tagger: its config.json names the class (`module:Class`) that reads the folder."
+    folder = Path(folder)
+    module, _, name = _read_config(folder).get("tagger", Tagger.class_path()).partition(":")
+    cls = getattr(_import_prodtags_module(module, folder), name, None)
+    if not (isinstance(cls, type) and issubclass(cls, BaseTagger)):
+        raise CheckpointError(f"{folder}: {module} has no tagger class {name!r}; a newer prodtags may have written it.")
+    return cls.load(folder, device)
+
+class Tagger(BaseTagger):
+    "A trained tagger over a character vocabulary: a `TaggerModel`, its `Vocab` and its `TagSet`."
+    def __init__(self, model: TaggerModel, vocab: Vocab, tagset: TagSet, device: torch.device | str | None = None):
+        self.model, self.vocab, self.tagset = model, vocab, tagset
+        self.device = get_device(device)
+        self.model.to(self.device).eval()
 
     @torch.no_grad()
     def predict_tags(self, texts: Sequence[str], batch_size: int = 64) -> tuple[list[list[str]], list[list[float]]]:
@@ -343,23 +404,11 @@ class Tagger:
                 confs[idx] = conf[row, :n].float().tolist()
         return tags, confs
 
-    def predict(self, texts: str | Sequence[str], batch_size: int = 64) -> list[TagSpan] | list[list[TagSpan]]:
-        "Tag spans of one title (a list of `TagSpan`) or of each title in a list (a list of lists)."
-        texts, single = self._check_texts(texts)
-        tags, confs = self.predict_tags(texts, batch_size)
-        out = [tag_spans(t, tg, c, strip=True) for t, tg, c in zip(texts, tags, confs)]
-        return out[0] if single else out
-
-    def evaluate(self, titles: Sequence[TaggedTitle], batch_size: int = 64) -> dict[str, dict]:
-        "`entity_scores` of this tagger on gold `titles`."
-        pred, _ = self.predict_tags([t.text for t in titles], batch_size)
-        return entity_scores([t.tags for t in titles], pred)
-
     def save(self, folder: str | Path, extra: dict | None = None) -> Path:
         "Write model, vocabulary and tag set to `folder` (atomically)."
         with atomic_dir(Path(folder)) as tmp:
-            _write_model_files(self.model, tmp, {"vocab": self.vocab.to_json(), "tag_types": list(self.tagset.types),
-                                                 **(extra or {})})
+            _write_model_files(self.model, tmp, {"tagger": self.class_path(), "vocab": self.vocab.to_json(),
+                                                 "tag_types": list(self.tagset.types), **(extra or {})})
         return Path(folder)
 
     @classmethod
@@ -375,30 +424,86 @@ class Tagger:
 
 # %% ../nbs/02_train.ipynb #58b507a1
 EVAL_SPLITS = ("dev", "dev_clean", "test", "test_clean")
+TRAINERS: dict[str, Callable] = {}
 
-def train_char_tagger(out_dir: str | Path, profile: Profile | str | None = None, seed: int = 0,
-                      lr: float = 5e-3, progress: bool = True, resume: bool = True) -> tuple[Tagger, dict]:
-    "Train a character BiLSTM tagger on Taobao NER into `out_dir`; returns the tagger and its results record."
+def register_trainer(name: str):
+    "Decorator: make a recipe `fn(out_dir, profile=None, seed=0, progress=True, resume=True) -> (tagger, results)` "
+    "trainable as `prodtags train NAME`."
+    def deco(fn):
+        TRAINERS[name] = fn
+        return fn
+    return deco
+
+def find_trainer(name: str) -> Callable:
+    "The recipe registered as `name`; imports prodtags' technique modules if it is not known yet."
+    if name not in TRAINERS:
+        failed = {}
+        for m in pkgutil.iter_modules(prodtags.__path__):
+            if m.name.startswith("_") or m.name == "cli": continue
+            try: importlib.import_module(f"prodtags.{m.name}")
+            except ImportError as e: failed[m.name] = str(e)
+        if name not in TRAINERS:
+            hint = f" (modules that could not be imported: {failed})" if failed else ""
+            raise ConfigError(f"No recipe called {name!r}; known: {', '.join(sorted(TRAINERS))}{hint}.")
+    return TRAINERS[name]
+
+def measure_latency(tagger: BaseTagger, texts: Sequence[str], n_single: int = 100, batch_size: int = 64) -> dict:
+    "Median and 90th-percentile ms to tag one title at a time, and titles/s tagging `texts` in batches."
+    texts = [t for t in texts if t.strip()]
+    tagger.predict(texts[:batch_size], batch_size=batch_size)  # warm-up: first calls allocate
+    times = []
+    for text in itertools.islice(itertools.cycle(texts), n_single):
+        t0 = time.perf_counter(); tagger.predict(text); times.append(time.perf_counter() - t0)
+    t0 = time.perf_counter(); tagger.predict(texts, batch_size=batch_size); seconds = time.perf_counter() - t0
+    q = statistics.quantiles(times, n=10)
+    return {"single_p50_ms": round(1000 * statistics.median(times), 2), "single_p90_ms": round(1000 * q[-1], 2),
+            "batch_titles_per_s": round(len(texts) / seconds, 1), "batch_size": batch_size,
+            "device": str(tagger.device), "threads": torch.get_num_threads()}
+
+def results_name(results: dict) -> str:
+    "File name of a results record: technique, data, profile and seed."
+    return f"{results['technique']}_{results['data']}_{results['profile']}_seed{results['seed']}.json"
+
+def write_results(results: dict, folder: str | Path = "results") -> Path:
+    "Write a results record (without its training history) into `folder`, where the leaderboard reads it."
+    return write_json(Path(folder) / results_name(results), {k: v for k, v in results.items() if k != "history"})
+
+def train_taobao_tagger(technique: str, build_model: Callable[[int, int, Profile], TaggerModel],
+                        out_dir: str | Path, profile: Profile | str | None = None, seed: int = 0, lr: float = 5e-3,
+                        progress: bool = True, resume: bool = True, **train_config) -> tuple[Tagger, dict]:
+    """Train `build_model(vocab_size, num_labels, profile)` on Taobao NER into `out_dir`.
+    Returns the tagger (best epoch on dev_clean) and its results record; `train_config` overrides `TrainConfig`."""
     profile, device = get_profile(profile), get_device()
     out_dir = Path(out_dir)
     seed_everything(seed)
     train = profile.take(load_taobao("train"))
     evals = {s: profile.take(load_taobao(s), "eval") for s in EVAL_SPLITS}
     vocab, tagset = Vocab.build(t.text for t in train), TagSet(TAOBAO_TYPES)
-    model = CharBiLSTMTagger(len(vocab), len(tagset), embed_dim=profile.hidden_size, hidden_size=profile.hidden_size)
+    model = build_model(len(vocab), len(tagset), profile)
     loader = make_loader(encode_titles(train, vocab, tagset), profile.batch_size, shuffle=True, seed=seed)
     def evaluate(m):
         return {"f1": Tagger(m, vocab, tagset, device).evaluate(evals["dev_clean"])["overall"]["f1"]}
     t0 = time.perf_counter()
-    state = fit(model, loader, TrainConfig.from_profile(profile, lr=lr, seed=seed), evaluate, out_dir / "run",
-                resume=resume, device=device, progress=progress)
+    state = fit(model, loader, TrainConfig.from_profile(profile, lr=lr, seed=seed, **train_config), evaluate,
+                out_dir / "run", resume=resume, device=device, progress=progress)
     tagger = Tagger(model, vocab, tagset, device)
-    results = {"technique": "char-bilstm", "data": "taobao", "seed": seed, **environment(profile, device),
-               "date": time.strftime("%Y-%m-%d"), "parameters": model.num_parameters(),
+    scores = {s: tagger.evaluate(evals[s]) for s in EVAL_SPLITS}
+    cpu_tagger = Tagger(copy.deepcopy(model), vocab, tagset, "cpu")
+    results = {"technique": technique, "data": "taobao", "seed": seed, **environment(profile, device),
+               "date": time.strftime("%Y-%m-%d"), "parameters": model.num_parameters(), "lr": lr,
                "train_titles": len(train), "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
                "train_seconds": round(sum(h["train_seconds"] for h in state["history"]), 1),
-               "wall_seconds_this_call": round(time.perf_counter() - t0, 1),
-               "scores": {s: tagger.evaluate(evals[s]) for s in EVAL_SPLITS}, "history": state["history"]}
+               "wall_seconds_this_call": round(time.perf_counter() - t0, 1), "scores": scores,
+               "cpu_latency": measure_latency(cpu_tagger, [t.text for t in evals["test_clean"]]),
+               "history": state["history"]}
     tagger.save(out_dir / "tagger", {"results": {k: v for k, v in results.items() if k != "history"}})
     write_json(out_dir / "results.json", results)
     return tagger, results
+
+@register_trainer("char-bilstm")
+def train_char_tagger(out_dir: str | Path, profile: Profile | str | None = None, seed: int = 0,
+                      lr: float = 5e-3, progress: bool = True, resume: bool = True) -> tuple[Tagger, dict]:
+    "Train a character BiLSTM tagger (softmax head) on Taobao NER into `out_dir`."
+    def build(vocab_size: int, num_labels: int, p: Profile) -> TaggerModel:
+        return CharBiLSTMTagger(vocab_size, num_labels, embed_dim=p.hidden_size, hidden_size=p.hidden_size)
+    return train_taobao_tagger("char-bilstm", build, out_dir, profile, seed, lr, progress, resume)

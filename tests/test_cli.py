@@ -63,8 +63,8 @@ def test_errors_exit_2_with_one_line(trained, tmp_path, capsys):
     bad.write_text("华为 B-HPPX\n", encoding="utf-8")
     assert run(["eval", "--model", str(trained), str(bad)])[0] == 2
     assert "bad.txt:1" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["train", "no-such-model", "--out", str(tmp_path)])
+    assert run(["train", "no-such-model", "--out", str(tmp_path)])[0] == 2
+    assert "No recipe called 'no-such-model'; known: " in capsys.readouterr().err
 
 
 def test_tag_without_model_trains_the_default_once(isolated_cache, taobao, capsys):

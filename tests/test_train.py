@@ -6,9 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.torch import load_file
 
-from prodtags.core import CheckpointError, ConfigError, TagSpan
+from prodtags.core import CheckpointError, ConfigError, TagSpan, read_json, write_json
 from prodtags.data import TagSet, Vocab, encode_titles, make_loader, parse_bio_lines, spans_to_bio
-from prodtags.train import (CharBiLSTMTagger, Tagger, TrainConfig, entity_scores, fit, load_model, make_optimizer,
+from prodtags.train import (CharBiLSTMTagger, Tagger, TrainConfig, find_trainer, load_tagger, measure_latency,
+                            train_char_tagger, write_results, entity_scores, fit, load_model, make_optimizer,
                             save_model, warmup_linear)
 
 TYPES = ["HCCX", "HPPX", "XH", "MISC"]
@@ -184,3 +185,36 @@ def test_monitor_must_be_in_evaluate_output():
     *_, model, loader = _toy_setup()
     with pytest.raises(ConfigError, match="returned"):
         fit(model, loader, TrainConfig(epochs=1, monitor="f1"), lambda m: {"accuracy": 1.0}, device="cpu", progress=False)
+
+
+def test_load_tagger_reads_any_saved_tagger(tmp_path):
+    _, vocab, tagset, model, _ = _toy_setup()
+    Tagger(model, vocab, tagset, "cpu").save(tmp_path / "t")
+    assert read_json(tmp_path / "t" / "config.json")["tagger"] == "prodtags.train:Tagger"
+    loaded = load_tagger(tmp_path / "t", "cpu")
+    assert isinstance(loaded, Tagger) and loaded.predict("华为手机") == Tagger.load(tmp_path / "t").predict("华为手机")
+    cfg = read_json(tmp_path / "t" / "config.json")
+    write_json(tmp_path / "t" / "config.json", {**cfg, "tagger": "os:system"})  # config files are data, not code
+    with pytest.raises(CheckpointError, match="refusing to import"):
+        load_tagger(tmp_path / "t")
+    write_json(tmp_path / "t" / "config.json", {**cfg, "tagger": "prodtags.train:NoSuchTagger"})
+    with pytest.raises(CheckpointError, match="no tagger class"):
+        load_tagger(tmp_path / "t")
+    with pytest.raises(CheckpointError, match="No model folder"):
+        load_tagger(tmp_path / "nowhere")
+
+
+def test_trainer_registry_and_results(tmp_path):
+    assert find_trainer("char-bilstm") is train_char_tagger
+    with pytest.raises(ConfigError, match="No recipe called 'no-such'.*char-bilstm"):
+        find_trainer("no-such")
+    record = {"technique": "x", "data": "taobao", "profile": "cpu", "seed": 3, "history": [1, 2]}
+    path = write_results(record, tmp_path)
+    assert path.name == "x_taobao_cpu_seed3.json" and "history" not in read_json(path)
+
+
+def test_measure_latency_reports_what_it_measured():
+    _, vocab, tagset, model, _ = _toy_setup()
+    lat = measure_latency(Tagger(model, vocab, tagset, "cpu"), ["华为手机", "小米手环", " "], n_single=10, batch_size=2)
+    assert 0 < lat["single_p50_ms"] <= lat["single_p90_ms"] and lat["batch_titles_per_s"] > 0
+    assert lat["device"] == "cpu" and lat["batch_size"] == 2

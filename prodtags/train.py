@@ -34,7 +34,8 @@ from .data import (IGNORE_INDEX, TAOBAO_TYPES, TaggedTitle, TagSet, Vocab, bio_t
 __all__ = ['MODELS', 'EVAL_SPLITS', 'TRAINERS', 'entity_scores', 'register_model', 'TaggerModel', 'CharBiLSTMTagger',
            'save_model', 'load_model', 'make_optimizer', 'warmup_linear', 'save_checkpoint', 'load_checkpoint',
            'TrainConfig', 'fit', 'BaseTagger', 'load_tagger', 'Tagger', 'register_trainer', 'find_trainer',
-           'measure_latency', 'results_name', 'write_results', 'train_taobao_tagger', 'train_char_tagger']
+           'measure_latency', 'results_name', 'write_results', 'results_record', 'train_taobao_tagger',
+           'train_char_tagger']
 
 # %% ../nbs/02_train.ipynb #a85605e8
 def _prf(correct: int, n_pred: int, n_gold: int) -> dict:
@@ -127,9 +128,15 @@ def save_model(model: TaggerModel, folder: str | Path, extra: dict | None = None
 def _save_weights(model: nn.Module, path: Path):
     save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(path))
 
+def _module_of(cls: type) -> str:
+    "The prodtags module that exports `cls`; a class defined while running its notebook lives in `__main__`."
+    if cls.__module__.split(".")[0] == "prodtags": return cls.__module__
+    from prodtags._modidx import d
+    return next((mod for mod, syms in d["syms"].items() if f"{mod}.{cls.__qualname__}" in syms), cls.__module__)
+
 def _write_model_files(model: TaggerModel, folder: Path, extra: dict | None = None):
     _save_weights(model, folder / "model.safetensors")
-    write_json(folder / "config.json", {"model": model.model_name, "module": type(model).__module__,
+    write_json(folder / "config.json", {"model": model.model_name, "module": _module_of(type(model)),
                                         "config": model.config, "prodtags_version": prodtags.__version__,
                                         **(extra or {})})
 
@@ -347,7 +354,9 @@ class BaseTagger:
         raise NotImplementedError
 
     @classmethod
-    def class_path(cls) -> str: return f"{cls.__module__}:{cls.__qualname__}"
+    def class_path(cls) -> str:
+        "Where `load_tagger` finds this class: 'module:Class'."
+        return f"{_module_of(cls)}:{cls.__qualname__}"
 
     @staticmethod
     def _check_texts(texts) -> tuple[list[str], bool]:
@@ -468,6 +477,18 @@ def write_results(results: dict, folder: str | Path = "results") -> Path:
     "Write a results record (without its training history) into `folder`, where the leaderboard reads it."
     return write_json(Path(folder) / results_name(results), {k: v for k, v in results.items() if k != "history"})
 
+def results_record(technique: str, tagger: BaseTagger, cpu_tagger: BaseTagger, evals: dict[str, Sequence[TaggedTitle]],
+                   state: dict, profile: Profile, seed: int, lr: float, train_titles: int, t0: float, **extra) -> dict:
+    "The results record of a training run: scores on every split in `evals`, CPU latency and provenance."
+    return {"technique": technique, "data": "taobao", "seed": seed, **environment(profile, tagger.device),
+            "date": time.strftime("%Y-%m-%d"), "parameters": tagger.model.num_parameters(), "lr": lr,
+            "train_titles": train_titles, "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
+            "train_seconds": round(sum(h["train_seconds"] for h in state["history"]), 1),
+            "wall_seconds_this_call": round(time.perf_counter() - t0, 1), **extra,
+            "scores": {s: tagger.evaluate(titles) for s, titles in evals.items()},
+            "cpu_latency": measure_latency(cpu_tagger, [t.text for t in evals["test_clean"]]),
+            "history": state["history"]}
+
 def train_taobao_tagger(technique: str, build_model: Callable[[int, int, Profile], TaggerModel],
                         out_dir: str | Path, profile: Profile | str | None = None, seed: int = 0, lr: float = 5e-3,
                         progress: bool = True, resume: bool = True, **train_config) -> tuple[Tagger, dict]:
@@ -487,15 +508,8 @@ def train_taobao_tagger(technique: str, build_model: Callable[[int, int, Profile
     state = fit(model, loader, TrainConfig.from_profile(profile, lr=lr, seed=seed, **train_config), evaluate,
                 out_dir / "run", resume=resume, device=device, progress=progress)
     tagger = Tagger(model, vocab, tagset, device)
-    scores = {s: tagger.evaluate(evals[s]) for s in EVAL_SPLITS}
-    cpu_tagger = Tagger(copy.deepcopy(model), vocab, tagset, "cpu")
-    results = {"technique": technique, "data": "taobao", "seed": seed, **environment(profile, device),
-               "date": time.strftime("%Y-%m-%d"), "parameters": model.num_parameters(), "lr": lr,
-               "train_titles": len(train), "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
-               "train_seconds": round(sum(h["train_seconds"] for h in state["history"]), 1),
-               "wall_seconds_this_call": round(time.perf_counter() - t0, 1), "scores": scores,
-               "cpu_latency": measure_latency(cpu_tagger, [t.text for t in evals["test_clean"]]),
-               "history": state["history"]}
+    results = results_record(technique, tagger, Tagger(copy.deepcopy(model), vocab, tagset, "cpu"), evals, state,
+                             profile, seed, lr, len(train), t0)
     tagger.save(out_dir / "tagger", {"results": {k: v for k, v in results.items() if k != "history"}})
     write_json(out_dir / "results.json", results)
     return tagger, results

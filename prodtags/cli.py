@@ -20,7 +20,7 @@ from .train import TRAINERS, find_trainer, load_tagger, train_char_tagger, write
 
 # %% auto #0
 __all__ = ['DEFAULT_TAGGER_ENV', 'default_model_dir', 'resolve_tagger_dir', 'format_table', 'format_jsonl', 'cmd_info',
-           'cmd_train', 'cmd_tag', 'cmd_eval', 'build_parser', 'main']
+           'find_taggers', 'cmd_list', 'cmd_train', 'cmd_tag', 'cmd_eval', 'build_parser', 'main']
 
 # %% ../nbs/03_cli.ipynb #52032a15
 DEFAULT_TAGGER_ENV = "PRODTAGS_DEFAULT_TAGGER"
@@ -76,6 +76,32 @@ def _where(path: str) -> str:
     try: return str(data_path(path, download_missing=False))
     except ProdtagsError: return "not found locally (will download on first use)"
 
+def find_taggers(*roots: str | Path) -> list[dict]:
+    "Every saved tagger under `roots` (default: ./models and the cache): folder, class, technique, clean-test F1."
+    roots = roots or (Path("models"), cache_dir("taggers", create=False))
+    found = []
+    for root in map(Path, roots):
+        for cfg in sorted(root.glob("**/config.json")) if root.is_dir() else []:
+            with contextlib.suppress(ValueError, OSError):
+                meta = json.loads(cfg.read_text(encoding="utf-8"))
+                if "tagger" not in meta and "vocab" not in meta: continue  # an encoder's or checkpoint's config
+                res = meta.get("results", {})
+                f1 = res.get("scores", {}).get("test_clean", {}).get("overall", {}).get("f1")
+                found.append({"folder": str(cfg.parent), "tagger": meta.get("tagger", "prodtags.train:Tagger"),
+                              "technique": res.get("technique", meta.get("model", "?")),
+                              "test_clean_f1": None if f1 is None else round(100 * f1, 1),
+                              "profile": res.get("profile"), "device": res.get("device")})
+    return found
+
+def cmd_list(args, out: TextIO) -> int:
+    taggers = find_taggers(*args.roots)
+    if not taggers: print("No saved taggers found (train one: prodtags train char-bilstm --out models/char-bilstm).", file=out)
+    for t in taggers:
+        f1 = "-" if t["test_clean_f1"] is None else f"{t['test_clean_f1']:.1f}"
+        print(f"{t['technique']:<16} test_clean F1 {f1:>5}  {t['profile'] or '-':<5} {t['device'] or '-':<6} {t['folder']}",
+              file=out)
+    return 0
+
 def cmd_train(args, out: TextIO) -> int:
     if args.data != "taobao":
         raise ProdtagsError(f"--data {args.data!r}: only 'taobao' has a training recipe so far.")
@@ -125,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--file", default=None, help="a UTF-8 file with one title per line")
     g.add_argument("--format", choices=("table", "jsonl"), default="table")
     g.add_argument("--batch-size", type=int, default=64)
+    ls = sub.add_parser("list", help="list saved taggers (in ./models and the cache, or the folders given)")
+    ls.add_argument("roots", nargs="*", help="folders to search (default: ./models and the cache)")
     e = sub.add_parser("eval", help="per-type precision/recall/F1 on a BIO file, as JSON")
     e.add_argument("file", help="a file in the Taobao '<char> <tag>' format")
     e.add_argument("--model", default=None, help="tagger or training output folder (default: the cached default tagger)")
@@ -138,6 +166,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, stdin: Te
         if args.command == "info": return cmd_info(args, out)
         if args.command == "train": return cmd_train(args, out)
         if args.command == "tag": return cmd_tag(args, out, stdin)
+        if args.command == "list": return cmd_list(args, out)
         return cmd_eval(args, out)
     except (ProdtagsError, OSError, TypeError) as e:
         print(f"prodtags {args.command}: error: {e}", file=sys.stderr)

@@ -486,7 +486,8 @@ def results_record(technique: str, tagger: BaseTagger, cpu_tagger: BaseTagger, e
             "train_seconds": round(sum(h["train_seconds"] for h in state["history"]), 1),
             "wall_seconds_this_call": round(time.perf_counter() - t0, 1), **extra,
             "scores": {s: tagger.evaluate(titles) for s, titles in evals.items()},
-            "cpu_latency": measure_latency(cpu_tagger, [t.text for t in evals["test_clean"]]),
+            "cpu_latency": measure_latency(cpu_tagger, [t.text for t in evals["test_clean"]],
+                                           n_single=10 if profile.name == "smoke" else 100),
             "history": state["history"]}
 
 def train_taobao_tagger(technique: str, build_model: Callable[[int, int, Profile], TaggerModel],

@@ -75,3 +75,10 @@ def test_tag_without_model_trains_the_default_once(isolated_cache, taobao, capsy
     assert (isolated_cache / "taggers" / "char-bilstm" / "tagger" / "config.json").is_file()
     code, _ = run(["tag", "小米电视"])
     assert code == 0 and "No default tagger yet" not in capsys.readouterr().err
+
+
+def test_list_finds_saved_taggers(trained, tmp_path):
+    code, text = run(["list", str(trained.parent)])
+    assert code == 0 and "char-bilstm" in text and str(trained / "tagger") in text
+    code, text = run(["list", str(tmp_path / "empty")])
+    assert code == 0 and "No saved taggers" in text

@@ -12,7 +12,7 @@ export PRODTAGS_DATA ?= $(abspath ../shared/data)
 endif
 DEMO_TITLES := "这款笔记本电脑配备了强大的处理器和高清屏幕。" "华为笔记本电脑轻薄本14英寸" "苹果iphone15手机壳"
 
-.PHONY: all setup run test test-fast notebooks lab readme clean
+.PHONY: all setup run test test-fast notebooks lab readme bench clean
 all: setup run
 
 setup: $(VENV)/.installed
@@ -47,6 +47,10 @@ readme: setup
 
 lab: setup
 	$(BIN)/jupyter lab nbs
+
+# CPU latency of every tagger saved under models/ (a benchmark script, not a test; run it on a quiet machine)
+bench: setup
+	$(BIN)/python benchmarks/latency.py $(dir $(wildcard models/*/tagger/config.json))
 
 clean:
 	rm -rf models build dist *.egg-info .pytest_cache

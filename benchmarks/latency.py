@@ -21,19 +21,18 @@ from prodtags.train import load_tagger, measure_latency
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("folders", nargs="+", help="tagger folders (or training output folders with tagger/)")
-    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads while timing (default 1: one request, one core)")
     p.add_argument("--n-single", type=int, default=200, help="single-title calls to time")
     p.add_argument("--batch-size", type=int, default=64)
     args = p.parse_args(argv)
-    if args.threads: torch.set_num_threads(args.threads)
     texts = [t.text for t in load_taobao("test_clean")]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {platform.processor() or platform.machine()}, "
           f"python {platform.python_version()}; {len(texts)} test_clean titles, device cpu")
     print(f"{'tagger':28}{'class':18}{'p50 ms':>8}{'p90 ms':>8}{'titles/s':>10}")
     for folder in map(Path, args.folders):
         path = folder / "tagger" if (folder / "tagger" / "config.json").is_file() else folder
         tagger = load_tagger(path, device="cpu")
-        lat = measure_latency(tagger, texts, n_single=args.n_single, batch_size=args.batch_size)
+        lat = measure_latency(tagger, texts, n_single=args.n_single, batch_size=args.batch_size, threads=args.threads)
         print(f"{str(folder):28}{type(tagger).__name__:18}{lat['single_p50_ms']:8.2f}{lat['single_p90_ms']:8.2f}"
               f"{lat['batch_titles_per_s']:10.0f}")
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import json
 import os
 import sys
@@ -115,7 +116,16 @@ def cmd_train(args, out: TextIO) -> int:
 
 def cmd_tag(args, out: TextIO, stdin: TextIO) -> int:
     titles = _read_titles(args, stdin)
-    tagger = load_tagger(resolve_tagger_dir(args.model))
+    folder = resolve_tagger_dir(args.model)
+    tagger = load_tagger(folder)
+    if "image" in inspect.signature(tagger.predict).parameters:  # a text + image tagger (60_multimodal)
+        for text in titles:
+            print(json.dumps({"text": text, "image": args.image, **tagger.predict(text, args.image)},
+                             ensure_ascii=False), file=out)
+        return 0
+    if args.image:
+        raise ProdtagsError(f"--image: the tagger in {folder} reads titles only; photos need a multimodal tagger "
+                            f"(see nbs/60_multimodal.ipynb).")
     for text, spans in zip(titles, tagger.predict(titles, batch_size=args.batch_size)):
         print(format_jsonl(text, spans) if args.format == "jsonl" else format_table(text, spans), file=out)
     return 0
@@ -151,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--file", default=None, help="a UTF-8 file with one title per line")
     g.add_argument("--format", choices=("table", "jsonl"), default="table")
     g.add_argument("--batch-size", type=int, default=64)
+    g.add_argument("--image", default=None, help="a product photo, for a text + image (multimodal) tagger")
     ls = sub.add_parser("list", help="list saved taggers (in ./models and the cache, or the folders given)")
     ls.add_argument("roots", nargs="*", help="folders to search (default: ./models and the cache)")
     e = sub.add_parser("eval", help="per-type precision/recall/F1 on a BIO file, as JSON")

@@ -82,3 +82,8 @@ def test_list_finds_saved_taggers(trained, tmp_path):
     assert code == 0 and "char-bilstm" in text and str(trained / "tagger") in text
     code, text = run(["list", str(tmp_path / "empty")])
     assert code == 0 and "No saved taggers" in text
+
+
+def test_image_needs_a_multimodal_tagger(trained, capsys):
+    assert run(["tag", "--model", str(trained), "--image", "photo.jpg", "华为手机"])[0] == 2
+    assert "reads titles only" in capsys.readouterr().err

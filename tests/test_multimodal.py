@@ -150,3 +150,16 @@ def test_prepare_photo_inverts_light_backgrounds():
     img = np.full((50, 50), 255, np.uint8); img[10:40, 20:30] = 0       # dark object on white, like a catalogue photo
     x = prepare_photo(img)
     assert x.shape == (1, 1, 28, 28) and x[0, 0, 0, 0] == -1 and x.max() > 0.5
+
+
+def test_cli_tags_a_title_with_a_photo(saved_tagger, tmp_path):
+    import io, json
+    from prodtags.cli import main as cli
+    _, folder = saved_tagger
+    img = np.zeros((40, 30), np.uint8); img[10:30, 5:25] = 200
+    Image.fromarray(img).save(tmp_path / "bag.png")
+    out = io.StringIO()
+    assert cli(["tag", "--model", str(folder), "--image", str(tmp_path / "bag.png"), "真皮双肩包"], out=out) == 0
+    row = json.loads(out.getvalue())
+    assert row["text"] == "真皮双肩包" and row["tag"] in row["probs"]
+    assert cli(["tag", "--model", str(folder), "--image", str(tmp_path / "missing.png"), "包"], out=io.StringIO()) == 2

@@ -236,7 +236,8 @@ def train_encoder_tagger(out_dir: str | Path, profile: Profile | str | None = No
     state = fit(model, loader, config, evaluate, out_dir / "run", resume=resume, device=device, progress=progress)
     tagger = EncoderTagger(model, tokenizer, tagset, settings.max_length, device, info)
     cpu_tagger = EncoderTagger(copy.deepcopy(model).float(), tokenizer, tagset, settings.max_length, "cpu")
-    results = results_record(technique, tagger, cpu_tagger, evals, state, profile, seed, lr, len(train), t0,
+    results = results_record(technique, tagger, cpu_tagger, evals, profile, seed, len(train), t0,
+                             model.num_parameters(), state, lr=lr,
                              **info, monitor_titles=len(monitor), eval_titles_per_split=settings.max_eval_titles)
     tagger.save(out_dir / "tagger", {"results": {k: v for k, v in results.items() if k != "history"}})
     write_json(out_dir / "results.json", results)

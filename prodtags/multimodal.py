@@ -451,11 +451,6 @@ class MultimodalTagger(BaseTagger):
         return {"tag": FASHION_MNIST_CLASSES[c], "tag_zh": FASHION_MNIST_CLASSES_ZH[c], "class_id": c,
                 "score": float(probs[c]), "probs": {n: round(float(p), 4) for n, p in zip(FASHION_MNIST_CLASSES, probs)}}
 
-    @classmethod
-    def class_path(cls) -> str:
-        # run inside the notebook the class lives in `__main__`; saved folders must name the importable module
-        return f"{'prodtags.multimodal' if cls.__module__ == '__main__' else cls.__module__}:{cls.__qualname__}"
-
     def predict_tags(self, texts, batch_size: int = 64):
         raise NotImplementedError("MultimodalTagger tags a product from a title AND a photo: use predict(title, image).")
 

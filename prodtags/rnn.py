@@ -19,12 +19,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core import (CheckpointError, ConfigError, Profile, atomic_dir, environment, get_device, get_profile,
+from .core import (CheckpointError, ConfigError, Profile, atomic_dir, get_device, get_profile,
                            read_json, seed_everything, write_json)
 from .attention import AdditiveAttention, hashed_bigrams
 from .data import TAOBAO_TYPES, TagSet, load_taobao
 from .train import (EVAL_SPLITS, BaseTagger, Tagger, TaggerModel, _read_config, entity_scores,
-                            measure_latency, register_model, register_trainer, train_taobao_tagger)
+                            register_model, register_trainer, results_record, train_taobao_tagger)
 
 # %% auto #0
 __all__ = ['NEG', 'bio_allowed', 'CRF', 'crf_decode', 'BiLSTMCRF', 'train_bilstm_crf', 'train_opentag', 'char_ngram_features',
@@ -369,12 +369,9 @@ def train_crf_anchor(out_dir: str | Path, profile: Profile | str | None = None, 
         tagger = CRFSuiteTagger.train(train, c1, c2, iters, Path(tmp) / CRFSuiteTagger.MODEL_FILE)
     train_seconds = time.perf_counter() - t0
     if progress: print(f"crfsuite: {iters} L-BFGS iterations on {len(train)} titles in {train_seconds:.0f} s")
-    scores = {s: tagger.evaluate(evals[s]) for s in EVAL_SPLITS}
-    results = {"technique": "crf", "data": "taobao", "seed": seed, **environment(profile, "cpu"),
-               "date": time.strftime("%Y-%m-%d"), "parameters": tagger.num_parameters(), "c1": c1, "c2": c2,
-               "max_iterations": iters, "features": tagger.config["features"], "train_titles": len(train),
-               "train_seconds": round(train_seconds, 1), "wall_seconds_this_call": round(time.perf_counter() - t0, 1),
-               "scores": scores, "cpu_latency": measure_latency(tagger, [t.text for t in evals["test_clean"]])}
+    results = results_record("crf", tagger, tagger, evals, profile, seed, len(train), t0, tagger.num_parameters(),
+                             train_seconds=round(train_seconds, 1), c1=c1, c2=c2, max_iterations=iters,
+                             features=tagger.config["features"])
     tagger.save(out_dir / "tagger", {"results": results})
     write_json(out_dir / "results.json", results)
     return CRFSuiteTagger.load(out_dir / "tagger"), results

@@ -490,17 +490,21 @@ def write_results(results: dict, folder: str | Path = "results") -> Path:
     return write_json(Path(folder) / results_name(results), {k: v for k, v in results.items() if k != "history"})
 
 def results_record(technique: str, tagger: BaseTagger, cpu_tagger: BaseTagger, evals: dict[str, Sequence[TaggedTitle]],
-                   state: dict, profile: Profile, seed: int, lr: float, train_titles: int, t0: float, **extra) -> dict:
-    "The results record of a training run: scores on every split in `evals`, CPU latency and provenance."
-    return {"technique": technique, "data": "taobao", "seed": seed, **environment(profile, tagger.device),
-            "date": time.strftime("%Y-%m-%d"), "parameters": tagger.model.num_parameters(), "lr": lr,
-            "train_titles": train_titles, "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
-            "train_seconds": round(sum(h["train_seconds"] for h in state["history"]), 1),
-            "wall_seconds_this_call": round(time.perf_counter() - t0, 1), **extra,
-            "scores": {s: tagger.evaluate(titles) for s, titles in evals.items()},
-            "cpu_latency": measure_latency(cpu_tagger, [t.text for t in evals["test_clean"]],
-                                           n_single=10 if profile.name == "smoke" else 100),
-            "history": state["history"]}
+                   profile: Profile, seed: int, train_titles: int, t0: float, parameters: int,
+                   state: dict | None = None, **extra) -> dict:
+    """The results record of a training run: scores on every split in `evals`, CPU latency and provenance.
+    `state` is `fit`'s loop state (epochs, training time, history); a run without `fit` passes `train_seconds`."""
+    record = {"technique": technique, "data": "taobao", "seed": seed, **environment(profile, tagger.device),
+              "date": time.strftime("%Y-%m-%d"), "parameters": parameters, "train_titles": train_titles}
+    if state:
+        record |= {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
+                   "train_seconds": round(sum(h["train_seconds"] for h in state["history"]), 1)}
+    record |= {"wall_seconds_this_call": round(time.perf_counter() - t0, 1), **extra,
+               "scores": {s: tagger.evaluate(titles) for s, titles in evals.items()},
+               "cpu_latency": measure_latency(cpu_tagger, [t.text for t in evals["test_clean"]],
+                                              n_single=10 if profile.name == "smoke" else 100)}
+    if state: record["history"] = state["history"]
+    return record
 
 def train_taobao_tagger(technique: str, build_model: Callable[[int, int, Profile], TaggerModel],
                         out_dir: str | Path, profile: Profile | str | None = None, seed: int = 0, lr: float = 5e-3,
@@ -521,8 +525,8 @@ def train_taobao_tagger(technique: str, build_model: Callable[[int, int, Profile
     state = fit(model, loader, TrainConfig.from_profile(profile, lr=lr, seed=seed, **train_config), evaluate,
                 out_dir / "run", resume=resume, device=device, progress=progress)
     tagger = Tagger(model, vocab, tagset, device)
-    results = results_record(technique, tagger, Tagger(copy.deepcopy(model), vocab, tagset, "cpu"), evals, state,
-                             profile, seed, lr, len(train), t0)
+    results = results_record(technique, tagger, Tagger(copy.deepcopy(model), vocab, tagset, "cpu"), evals, profile,
+                             seed, len(train), t0, model.num_parameters(), state, lr=lr)
     tagger.save(out_dir / "tagger", {"results": {k: v for k, v in results.items() if k != "history"}})
     write_json(out_dir / "results.json", results)
     return tagger, results

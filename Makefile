@@ -21,6 +21,8 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -c "import torch, torchvision" 2>/dev/null || $(BIN)/python -m pip install $(TORCH_SPEC)
 	$(BIN)/python -m pip install --quiet -e ".[dev,all]"
+	# A named kernel for this environment: the notebooks ask for it, so JupyterLab and nbconvert run them here.
+	$(BIN)/python -m ipykernel install --sys-prefix --name prodtags --display-name prodtags
 	touch $@
 
 # The main job: train the first tagger on real Taobao titles, record its results, tag a few titles.

@@ -2,8 +2,8 @@
 
     python benchmarks/latency.py models/crf models/bilstm-crf models/transformer [--threads 1] [--n-single 200]
 
-Each argument is a tagger folder, or a training output folder holding `tagger/`; any technique loads through
-`load_tagger`. A script, not a test: timings depend on the machine and on what else runs on it.
+Each argument is a tagger folder, or a training output folder holding `tagger/`; any technique (span tagger or
+product classifier) loads through `load_tagger`. A script, not a test: timings depend on the machine and on what else runs on it.
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 from prodtags.data import load_taobao
-from prodtags.train import load_tagger, measure_latency
+from prodtags.recipes import measure_latency
+from prodtags.taggers import load_tagger
 
 
 def main(argv=None) -> int:
@@ -30,8 +31,7 @@ def main(argv=None) -> int:
           f"python {platform.python_version()}; {len(texts)} test_clean titles, device cpu")
     print(f"{'tagger':28}{'class':18}{'p50 ms':>8}{'p90 ms':>8}{'titles/s':>10}")
     for folder in map(Path, args.folders):
-        path = folder / "tagger" if (folder / "tagger" / "config.json").is_file() else folder
-        tagger = load_tagger(path, device="cpu")
+        tagger = load_tagger(folder, device="cpu")   # a tagger folder or a training output folder
         lat = measure_latency(tagger, texts, n_single=args.n_single, batch_size=args.batch_size, threads=args.threads)
         print(f"{str(folder):28}{type(tagger).__name__:18}{lat['single_p50_ms']:8.2f}{lat['single_p90_ms']:8.2f}"
               f"{lat['batch_titles_per_s']:10.0f}")

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from prodtags.attention import (AdditiveAttention, AttentionPoolClassifier, ProductWordClassifier, hashed_bigrams,
+from prodtags.attention import (AdditiveAttention, AttentionPoolClassifier, ProductWordClassifier, 
                                 masked_softmax, multilabel_scores, multilabel_targets, top_product_words)
 from prodtags.core import CheckpointError
-from prodtags.data import TaggedTitle, Vocab
+from prodtags.data import TaggedTitle, Vocab, hashed_bigrams
 
 
 def test_masked_softmax_zero_on_padding():
@@ -65,7 +65,7 @@ def test_classifier_round_trip(tmp_path):
     model = AttentionPoolClassifier(len(vocab), 3, dim=8, attn_dim=4, bigram_buckets=31, bigram_dim=2)
     clf = ProductWordClassifier(model, vocab, ["手机", "玩具", "电脑"], 0.4, "cpu")
     texts = ["华为手机壳", "儿童玩具", "", "x"]
-    probs = clf.predict_proba(texts)
+    probs = clf.predict_scores(texts)
     assert probs.shape == (4, 3) and ((probs > 0) & (probs < 1)).all()
     assert clf.attention("华为手机壳").shape == (3, 5)
     assert np.allclose(clf.attention("华为手机壳").sum(1), 1, atol=1e-5)
@@ -73,7 +73,7 @@ def test_classifier_round_trip(tmp_path):
     clf.save(tmp_path / "c")
     again = ProductWordClassifier.load(tmp_path / "c")
     assert again.tags == clf.tags and again.threshold == 0.4
-    assert np.allclose(again.predict_proba(texts), probs, atol=1e-6)
+    assert np.allclose(again.predict_scores(texts), probs, atol=1e-6)
     (tmp_path / "c" / "model.safetensors").unlink()
     with pytest.raises(CheckpointError):
         ProductWordClassifier.load(tmp_path / "c")

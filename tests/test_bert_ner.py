@@ -16,7 +16,7 @@ from prodtags.cli import main  # noqa: E402
 from prodtags.core import CheckpointError  # noqa: E402
 from prodtags.data import IGNORE_INDEX, TAOBAO_TYPES, TagSet, parse_bio_lines  # noqa: E402
 from prodtags.encoders import split_han_characters, trimmed_encoder_path  # noqa: E402
-from prodtags.train import load_tagger  # noqa: E402
+from prodtags.taggers import load_tagger  # noqa: E402
 
 TAGSET = TagSet(TAOBAO_TYPES)
 

@@ -19,7 +19,8 @@ def trained(tmp_path_factory, taobao):
     code, text = run(["train", "char-bilstm", "--data", "taobao", "--out", str(out), "--profile", "smoke"])
     assert code == 0, text
     summary = json.loads(text)
-    assert summary["profile"] == "smoke" and set(summary["entity_f1"]) == {"dev", "dev_clean", "test", "test_clean"}
+    assert summary["profile"] == "smoke" and summary["technique"] == "char-bilstm"
+    assert summary["headline"].startswith("test_clean F1 ")
     return out
 
 
@@ -72,7 +73,7 @@ def test_tag_without_model_trains_the_default_once(isolated_cache, taobao, capsy
     captured = capsys.readouterr()
     assert [json.loads(line)["text"] for line in captured.out.splitlines()] == ["华为手机"]  # training chatter stays off stdout
     assert "No default tagger yet" in captured.err
-    assert (isolated_cache / "taggers" / "char-bilstm" / "tagger" / "config.json").is_file()
+    assert (isolated_cache / "taggers" / "char-bilstm-smoke" / "tagger" / "config.json").is_file()
     code, _ = run(["tag", "小米电视"])
     assert code == 0 and "No default tagger yet" not in capsys.readouterr().err
 
@@ -86,4 +87,61 @@ def test_list_finds_saved_taggers(trained, tmp_path):
 
 def test_image_needs_a_multimodal_tagger(trained, capsys):
     assert run(["tag", "--model", str(trained), "--image", "photo.jpg", "华为手机"])[0] == 2
-    assert "reads titles only" in capsys.readouterr().err
+    assert "span tagger and reads titles only" in capsys.readouterr().err
+
+
+def test_train_prints_progress_on_stderr_and_one_json_line_on_stdout(trained, capsys):
+    code, text = run(["train", "char-bilstm", "--out", str(trained), "--profile", "smoke"])  # resumes: only re-scores
+    assert code == 0 and len(text.splitlines()) == 1 and json.loads(text)["out"].endswith("tagger")
+    assert "Resuming" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    "A small product-word classifier saved where `list` and `tag` can find it."
+    import torch
+    from prodtags.attention import AttentionPoolClassifier, ProductWordClassifier
+    from prodtags.data import Vocab
+    torch.manual_seed(0)
+    vocab = Vocab.build(["华为手机壳", "连衣裙"])
+    model = AttentionPoolClassifier(len(vocab), 2, dim=8, attn_dim=4, bigram_buckets=31, bigram_dim=2)
+    folder = tmp_path_factory.mktemp("clf") / "attention-pool" / "tagger"
+    ProductWordClassifier(model, vocab, ["手机壳", "连衣裙"], 0.0, "cpu").save(
+        folder, {"results": {"technique": "attention-pool", "scores": {"test_clean": {"micro_f1": 0.5}}}})
+    return folder
+
+
+def test_both_kinds_through_list_and_tag(trained, classifier, tmp_path, capsys):
+    import shutil
+    root = tmp_path / "models"
+    shutil.copytree(trained, root / "char-bilstm")
+    shutil.copytree(classifier, root / "attention-pool" / "tagger")
+    (root / "encoder").mkdir()
+    (root / "encoder" / "config.json").write_text('{"hidden_size": 384, "model_type": "bert"}')  # not a tagger
+    (root / "junk").mkdir()
+    (root / "junk" / "config.json").write_text("{broken")
+    code, text = run(["list", str(root)])
+    lines = text.splitlines()
+    assert code == 0 and len(lines) == 2, text
+    assert any("char-bilstm" in l and "span-tagger" in l and "test_clean F1" in l for l in lines)
+    assert any("attention-pool" in l and "product-classifier" in l and "micro F1 50.0" in l for l in lines)
+    code, text = run(["tag", "--model", str(root / "attention-pool"), "--format", "jsonl", "华为手机壳"])
+    row = json.loads(text)
+    assert code == 0 and [l["label"] for l in row["labels"]] and set(row["labels"][0]) == {"label", "score"}
+    code, text = run(["tag", "--model", str(root / "attention-pool"), "华为手机壳"])
+    assert code == 0 and text.startswith("华为手机壳\n  0.")
+    code, text = run(["tag", "--model", str(root / "char-bilstm"), "--format", "jsonl", "华为手机壳"])
+    assert code == 0 and "tags" in json.loads(text)
+    assert run(["tag", "--model", str(root / "encoder"), "华为"])[0] == 2      # declares no kind: refused
+    assert "declares no kind" in capsys.readouterr().err
+    (tmp_path / "gold.txt").write_text("华 B-HPPX\n为 I-HPPX\n", encoding="utf-8")
+    assert run(["eval", "--model", str(root / "attention-pool"), str(tmp_path / "gold.txt")])[0] == 2
+    assert "eval scores span taggers" in capsys.readouterr().err
+
+
+def test_bugs_are_not_turned_into_exit_2(monkeypatch):
+    import prodtags.cli as cli
+    def broken(*args): raise TypeError("a bug")
+    monkeypatch.setattr(cli, "cmd_info", broken)
+    with pytest.raises(TypeError, match="a bug"):
+        main(["info"])

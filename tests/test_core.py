@@ -1,7 +1,10 @@
 import pytest
 import torch
 
-from prodtags.core import (PROFILES, ConfigError, TagSpan, atomic_dir, atomic_write, autocast_dtype, cache_dir,
+from dataclasses import dataclass
+
+from prodtags.core import (PROFILES, ConfigError, LabelScore, Settings, TagSpan, atomic_dir, atomic_write, autocast_dtype,
+                           cache_dir, epoch_seed,
                            get_device, get_profile, read_json, seed_everything, write_json)
 
 
@@ -19,11 +22,46 @@ def test_unknown_profile_names_the_choices(monkeypatch):
         get_profile()
 
 
-def test_profiles_differ_only_in_sizes():
-    fields = {tuple(sorted(vars(p))) for p in PROFILES.values()}
-    assert len(fields) == 1
-    assert PROFILES["smoke"].take(list(range(1000))) == list(range(PROFILES["smoke"].max_train_titles))
-    assert PROFILES["cpu"].take(list(range(1000)), "eval") == list(range(1000))
+@dataclass(frozen=True)
+class _Sizes(Settings):
+    titles: int | None
+    epochs: int = 1
+    per_profile = {"smoke": dict(titles=5), "cpu": dict(titles=None, epochs=10), "gpu": dict(titles=None, epochs=40)}
+
+
+def test_settings_per_profile_with_keywords():
+    assert _Sizes.for_profile("smoke") == _Sizes(titles=5, epochs=1)
+    assert _Sizes.for_profile("cpu", epochs=3) == _Sizes(titles=None, epochs=3)
+    with pytest.raises(ConfigError, match="no field 'epoch'.*epochs"):
+        _Sizes.for_profile("cpu", epoch=3)
+    with pytest.raises(ConfigError, match="Unknown profile"):
+        _Sizes.for_profile("laptop")
+    table = _Sizes.profile_table()
+    assert "| `titles` | 5 | None | None |" in table and "`smoke`" in table
+
+
+def test_every_settings_table_covers_every_profile():
+    "Each technique's settings build for every profile, from keywords only."
+    import importlib
+    for module, name in [("prodtags.recipes", "TaggerSettings"), ("prodtags.gan", "GanSettings"),
+                         ("prodtags.multimodal", "FusionSettings")]:
+        cls = getattr(importlib.import_module(module), name)
+        for profile in PROFILES:
+            assert isinstance(cls.for_profile(profile), cls)
+            assert all(isinstance(k, str) for k in cls.per_profile[profile])
+
+
+def test_epoch_seeds_never_collide():
+    seeds = {epoch_seed(s, e) for s in range(5) for e in range(100)}
+    assert len(seeds) == 500
+
+
+def test_label_score_checks_its_values():
+    assert LabelScore("连衣裙", 0.9).to_dict() == {"label": "连衣裙", "score": 0.9}
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        LabelScore("连衣裙", 1.5)
+    with pytest.raises(ValueError, match="non-empty"):
+        LabelScore("", 0.5)
 
 
 def test_device_selection(monkeypatch):

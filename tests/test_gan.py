@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from prodtags.core import ConfigError
-from prodtags.gan import (GAN_SETTINGS, Discriminator, FashionClassifier, Generator, frechet_distance, gan_settings,
+from prodtags.gan import (Discriminator, FashionClassifier, Generator, frechet_distance, GanSettings,
                           generate, interpolate, predict_classes, summarize_augmentation, train_classifier, train_gan)
-from prodtags.train import load_model, save_model
+from prodtags.persist import load_model, save_model
 
 
 def test_shapes():
@@ -84,5 +84,6 @@ def test_save_load_round_trip(tmp_path):
 
 
 def test_settings_per_profile():
-    assert set(GAN_SETTINGS) == {"smoke", "cpu", "gpu"}
-    assert gan_settings("smoke").cgan_steps < gan_settings("cpu").cgan_steps <= gan_settings("gpu").cgan_steps
+    assert set(GanSettings.per_profile) == {"smoke", "cpu", "gpu"}
+    steps = [GanSettings.for_profile(p).cgan_steps for p in ("smoke", "cpu", "gpu")]
+    assert steps[0] < steps[1] <= steps[2]

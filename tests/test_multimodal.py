@@ -6,10 +6,12 @@ from PIL import Image
 
 from prodtags.core import CheckpointError, ConfigError, DataFormatError, DataNotFoundError
 from prodtags.data import TaggedTitle, Vocab
-from prodtags.multimodal import (FUSIONS, FusionClassifier, MultimodalTagger, PairedBatches, PairedTitle, encode_text,
-                                 eval_pairs, evaluate_fusion, main, mask_title, paired_titles, predict, prepare_photo,
+from prodtags.core import LabelScore
+from prodtags.data import FASHION_MNIST_CLASSES
+from prodtags.multimodal import (FUSIONS, FusionClassifier, MultimodalClassifier, PairedBatches, PairedTitle,
+                                 encode_text, eval_pairs, evaluate_fusion, mask_title, paired_titles, prepare_photo,
                                  product_class, split_paired)
-from prodtags.train import load_tagger
+from prodtags.taggers import ProductClassifier, load_tagger
 
 
 def _title(text, word):
@@ -113,7 +115,7 @@ def test_encode_text_handles_empty_titles():
 @pytest.fixture()
 def saved_tagger(tmp_path):
     vocab = Vocab.build(["韩版连衣裙", "真皮双肩包"])
-    tagger = MultimodalTagger(FusionClassifier(len(vocab), fusion="gated", dim=16), vocab, "cpu")
+    tagger = MultimodalClassifier(FusionClassifier(len(vocab), fusion="gated", dim=16), vocab, "cpu")
     tagger.save(tmp_path / "mm")
     return tagger, tmp_path / "mm"
 
@@ -122,13 +124,14 @@ def test_save_load_round_trip_and_predict(saved_tagger, tmp_path):
     tagger, folder = saved_tagger
     assert {p.name for p in folder.iterdir()} == {"config.json", "model.safetensors"}
     loaded = load_tagger(folder)
-    assert isinstance(loaded, MultimodalTagger)
+    assert isinstance(loaded, MultimodalClassifier) and isinstance(loaded, ProductClassifier)
     img = np.zeros((40, 30), np.uint8); img[10:30, 5:25] = 200          # a light object on black
     Image.fromarray(img).save(tmp_path / "bag.png")
     a, b = tagger.predict("真皮双肩包", tmp_path / "bag.png"), loaded.predict("真皮双肩包", tmp_path / "bag.png")
-    assert a == b and set(a) == {"tag", "tag_zh", "class_id", "score", "probs"} and 0 <= a["score"] <= 1
-    assert predict("真皮双肩包", tmp_path / "bag.png", folder) == a
-    assert loaded.predict("真皮双肩包", None)["tag"] in a["probs"]        # no photo: a blank one
+    assert a == b and len(a) == 3 and all(isinstance(l, LabelScore) and l.label in FASHION_MNIST_CLASSES for l in a)
+    assert a[0].score >= a[1].score >= a[2].score
+    both = loaded.predict(["真皮双肩包", "连衣裙"], [tmp_path / "bag.png", None])   # no photo: a blank one
+    assert both[0] == a and len(both[1]) == 3
 
 
 def test_bad_input(saved_tagger, tmp_path, capsys):
@@ -136,14 +139,12 @@ def test_bad_input(saved_tagger, tmp_path, capsys):
     with pytest.raises(DataNotFoundError): tagger.predict("包", tmp_path / "missing.jpg")
     (tmp_path / "fake.jpg").write_text("not an image")
     with pytest.raises(DataFormatError): tagger.predict("包", tmp_path / "fake.jpg")
-    with pytest.raises(ValueError, match="28, 28"): tagger.predict("包", torch.zeros(1, 3, 32, 32))
+    with pytest.raises(DataFormatError, match="28, 28"): tagger.predict("包", torch.zeros(1, 3, 32, 32))
     with pytest.raises(ValueError, match="too small"): tagger.predict("包", np.zeros((4, 4), np.uint8))
     with pytest.raises(ValueError, match="greyscale"): prepare_photo(np.zeros((28, 28, 3), np.uint8))
     with pytest.raises(TypeError): tagger.predict(42, None)
-    with pytest.raises(NotImplementedError): tagger.predict_tags(["包"])
-    with pytest.raises(CheckpointError): MultimodalTagger.load(tmp_path / "nothing-here")
-    assert main(["包", "--image", str(tmp_path / "missing.jpg"), "--model", str(folder)]) == 2
-    assert "No image file" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="2 titles but 1 images"): tagger.predict(["包", "裙"], ["a.jpg"])
+    with pytest.raises(CheckpointError): MultimodalClassifier.load(tmp_path / "nothing-here")
 
 
 def test_prepare_photo_inverts_light_backgrounds():
@@ -159,7 +160,8 @@ def test_cli_tags_a_title_with_a_photo(saved_tagger, tmp_path):
     img = np.zeros((40, 30), np.uint8); img[10:30, 5:25] = 200
     Image.fromarray(img).save(tmp_path / "bag.png")
     out = io.StringIO()
-    assert cli(["tag", "--model", str(folder), "--image", str(tmp_path / "bag.png"), "真皮双肩包"], out=out) == 0
+    assert cli(["tag", "--model", str(folder), "--image", str(tmp_path / "bag.png"), "--format", "jsonl", "真皮双肩包"],
+               out=out) == 0
     row = json.loads(out.getvalue())
-    assert row["text"] == "真皮双肩包" and row["tag"] in row["probs"]
+    assert row["text"] == "真皮双肩包" and [l["label"] in FASHION_MNIST_CLASSES for l in row["labels"]] == [True] * 3
     assert cli(["tag", "--model", str(folder), "--image", str(tmp_path / "missing.png"), "包"], out=io.StringIO()) == 2

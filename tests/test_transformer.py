@@ -7,7 +7,7 @@ import torch
 
 from prodtags.cli import main
 from prodtags.data import TAOBAO_TYPES, TagSet, Vocab, pad_batch
-from prodtags.train import Tagger, load_tagger
+from prodtags.taggers import CharTagger as Tagger, load_tagger
 from prodtags.transformer import EncoderBlock, SelfAttention, TransformerTagger, sinusoidal_positions
 
 TAGSET = TagSet(TAOBAO_TYPES)

@@ -1,0 +1,45 @@
+import pytest
+
+from prodtags.core import ConfigError, read_json
+from prodtags.recipes import (RECIPES, Recipe, TaggerSettings, find_recipe, headline, measure_latency, register_recipe,
+                              train_char_tagger, write_results)
+from prodtags.taggers import CharTagger
+
+
+def test_recipe_table_finds_and_loads_recipes():
+    assert find_recipe("char-bilstm").load() is train_char_tagger
+    with pytest.raises(ConfigError, match="No recipe called 'no-such'.*char-bilstm"):
+        find_recipe("no-such")
+    for recipe in RECIPES.values():
+        assert recipe.kind in ("span-tagger", "product-classifier") and ":" in recipe.target
+
+
+def test_a_missing_extra_is_named(monkeypatch):
+    recipe = register_recipe(Recipe("needs-extra", "prodtags_no_such_module:train", "span-tagger", "test", extra="crf"))
+    try:
+        with pytest.raises(ConfigError, match=r"pip install 'prodtags\[crf\]'"):
+            recipe.load()
+    finally:
+        RECIPES.pop("needs-extra")
+
+
+def test_results_records_and_headline(tmp_path):
+    record = {"technique": "x", "data": "taobao", "profile": "cpu", "seed": 3, "history": [1, 2],
+              "scores": {"test_clean": {"overall": {"f1": 0.5}}}}
+    path = write_results(record, tmp_path)
+    assert path.name == "x_taobao_cpu_seed3.json" and "history" not in read_json(path)
+    assert headline(record) == "test_clean F1 50.0"
+    assert headline({"scores": {"test_clean": {"micro_f1": 0.852}}}) == "test_clean micro F1 85.2"
+
+
+def test_tagger_settings_take():
+    smoke = TaggerSettings.for_profile("smoke")
+    assert smoke.take(list(range(1000))) == list(range(smoke.max_train_titles))
+    assert TaggerSettings.for_profile("cpu").take(list(range(1000)), "eval") == list(range(1000))
+
+
+def test_measure_latency_reports_what_it_measured(toy):
+    _, vocab, tagset, model, _ = toy()
+    lat = measure_latency(CharTagger(model, vocab, tagset, "cpu"), ["华为手机", "小米手环", " "], n_single=10, batch_size=2)
+    assert 0 < lat["single_p50_ms"] <= lat["single_p90_ms"] and lat["batch_titles_per_s"] > 0
+    assert lat["device"] == "cpu" and lat["batch_size"] == 2

@@ -39,10 +39,8 @@ test: setup
 # Progress bars are off in this batch run: a stored notebook would show them as stale widgets; the per-epoch
 # lines that `fit` prints tell the same story. Interactive users still get the bars.
 notebooks: setup
-	cd nbs && for nb in [0-9]*.ipynb index.ipynb; do \
-	  PRODTAGS_PROGRESS=0 PRODTAGS_PROFILE=$${PROFILE:-cpu} ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-	    --ExecutePreprocessor.timeout=3600 $$nb || exit 1; done
-	$(BIN)/nbdev-clean && $(BIN)/nbdev-export && $(MAKE) readme
+	$(BIN)/python tools/run_notebook.py --profile $${PROFILE:-cpu} nbs/[0-9]*.ipynb nbs/index.ipynb
+	$(BIN)/nbdev-export && $(MAKE) readme
 
 readme: setup
 	$(BIN)/python tools/make_readme.py

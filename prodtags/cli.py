@@ -16,9 +16,8 @@ from typing import Sequence, TextIO
 from .core import (CACHE_ENV, DEVICE_ENV, PROFILE_ENV, PROGRESS_ENV, DataFormatError, DataNotFoundError,
                            LabelScore, ProdtagsError, TagSpan, cache_dir, environment)
 from .data import DATA_ENV, data_path, read_bio_file
-from .display import spans_text
-from .recipes import (DEFAULT_TAGGER_ENV, RECIPES, default_tagger, default_tagger_dir, find_recipe, headline,
-                              write_results)
+from .display import headline, spans_text
+from .recipes import DEFAULT_TAGGER_ENV, RECIPES, default_tagger, default_tagger_dir, find_recipe, write_results
 from .taggers import PREDICTION_KINDS, ProductClassifier, SpanTagger, load_tagger, tagger_folder
 
 # %% auto #0

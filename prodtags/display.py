@@ -18,7 +18,8 @@ from .data import TAOBAO_TYPES, bio_to_spans
 # %% auto #0
 __all__ = ['CJK_FONT_PACKAGE', 'CJK_FONT_FILE', 'TYPE_NAMES_ZH', 'TYPE_COLOURS', 'OTHER_COLOURS', 'use_cjk_font', 'type_colour',
            'type_label', 'draw_bio', 'check_spans', 'spans_text', 'spans_html', 'legend_html', 'spans_markdown',
-           'SpanView', 'show_spans', 'compare_spans', 'LabelView', 'show_labels']
+           'SpanView', 'show_spans', 'compare_spans', 'LabelView', 'show_labels', 'MarkdownText', 'read_results',
+           'headline', 'span_tagger_records', 'leaderboard', 'plot_leaderboard', 'other_results']
 
 # %% ../nbs/02_display.ipynb #23ac0bb9
 CJK_FONT_PACKAGE, CJK_FONT_FILE = "mplfonts", "fonts/NotoSansCJKsc-Regular.otf"
@@ -219,3 +220,70 @@ def show_labels(texts: str | Sequence[str], labels: Sequence[LabelScore] | Seque
     if isinstance(texts, str): texts, labels = [texts], [labels]
     if len(texts) != len(labels): raise ValueError(f"{len(texts)} titles but {len(labels)} lists of labels.")
     return LabelView(list(zip(texts, labels)))
+
+# %% ../nbs/02_display.ipynb #095cce7c
+class MarkdownText(str):
+    "A string that notebooks render as Markdown (and terminals print as it is)."
+    def _repr_markdown_(self) -> str: return str(self)
+
+def read_results(folder: str | Path = "results") -> list[dict]:
+    "Every results record (`*.json`) in `folder` and its sub-folders, as dicts."
+    import json
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(Path(folder).glob("**/*.json"))
+            if p.parent.name != "runs"]
+
+def headline(results: dict) -> str:
+    "The number a reader looks for first in a results record, with its split (a record may state its own)."
+    clean = results.get("scores", {}).get("test_clean", {})
+    if "overall" in clean: return f"test_clean F1 {100 * clean['overall']['f1']:.1f}"
+    if "micro_f1" in clean: return f"test_clean micro F1 {100 * clean['micro_f1']:.1f}"
+    return results.get("headline", "-")
+
+def _f1(record: dict, split: str, typ: str = "overall") -> str:
+    s = record.get("scores", {}).get(split, {}).get(typ)
+    return f"{100 * s['f1']:.1f}" if s else "-"
+
+def _device(record: dict) -> str:
+    threads = record.get("threads")
+    return f"{record.get('gpu') or record.get('device', '?')}" + (f", {threads} thread{'s' * (threads != 1)}" if threads else "")
+
+def span_tagger_records(records: Sequence[dict]) -> list[dict]:
+    "The records of span taggers (entity scores on test_clean), best clean-test F1 first."
+    ner = [r for r in records if "overall" in r.get("scores", {}).get("test_clean", {})]
+    return sorted(ner, key=lambda r: -r["scores"]["test_clean"]["overall"]["f1"])
+
+def leaderboard(records: Sequence[dict]) -> MarkdownText:
+    "The span taggers' records as a Markdown table: clean-test F1 first, then per-type scores, budget and provenance."
+    head = ("| technique | test_clean F1 | test F1 | dev_clean F1 | clean HCCX | clean HPPX | clean XH | clean MISC "
+            "| parameters | training titles | train time | CPU p50 / title | profile | device | date |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in span_tagger_records(records):
+        lat = r.get("cpu_latency", {}).get("single_p50_ms")
+        lines.append(f"| {r['technique']} | **{_f1(r, 'test_clean')}** | {_f1(r, 'test')} | {_f1(r, 'dev_clean')} | "
+                     + " | ".join(_f1(r, "test_clean", t) for t in TAOBAO_TYPES)
+                     + f" | {r.get('parameters', 0):,} | {r.get('train_titles', 0):,} | {r.get('train_seconds', 0) / 60:.1f} min"
+                     + f" | {f'{lat:.1f} ms' if lat else '-'} | {r['profile']} | {_device(r)} | {r.get('date', '-')} |")
+    return MarkdownText("\n".join(lines))
+
+def plot_leaderboard(records: Sequence[dict], ax=None):
+    "Horizontal bars: official test F1 behind clean-test F1, one row per span tagger."
+    import matplotlib.pyplot as plt
+    use_cjk_font()
+    ner = span_tagger_records(records)[::-1]
+    if ax is None: _, ax = plt.subplots(figsize=(7, 0.45 * len(ner) + 1.2))
+    names = [r["technique"] for r in ner]
+    ax.barh(names, [100 * r["scores"].get("test", {}).get("overall", {}).get("f1", 0) for r in ner],
+            color="lightgray", label="test (official; about half of it is also in train)")
+    ax.barh(names, [100 * r["scores"]["test_clean"]["overall"]["f1"] for r in ner], height=0.5, color="tab:blue",
+            label="test_clean (titles not in train) 干净测试集")
+    ax.set(xlabel="entity F1 (%)", xlim=(0, 100))
+    ax.set_title("Taobao product NER 商品命名实体识别 (each row's profile and device: see the table)", fontsize=9)
+    ax.legend(loc="lower right", fontsize=8)
+    return ax
+
+def other_results(records: Sequence[dict]) -> MarkdownText:
+    "The records of techniques that do not tag spans: technique, data, headline, profile, device, date."
+    rows = ["| technique | data | headline | profile | device | date |", "|---|---|---|---|---|---|"]
+    rows += [f"| {r['technique']} | {r.get('data', '-')} | {headline(r)} | {r.get('profile', '-')} | {_device(r)} | "
+             f"{r.get('date', '-')} |" for r in records if r not in span_tagger_records(records) and "technique" in r]
+    return MarkdownText("\n".join(rows))

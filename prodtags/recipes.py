@@ -10,6 +10,7 @@ import importlib
 import itertools
 import os
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +28,8 @@ from .taggers import (CharBigramEmbedding, CharTagger, Predictor, SpanTagger, Ta
 
 # %% auto #0
 __all__ = ['RECIPES', 'EVAL_SPLITS', 'DEFAULT_TAGGER_ENV', 'DEFAULT_RECIPE', 'TaggerSettings', 'Recipe', 'register_recipe',
-           'find_recipe', 'measure_latency', 'results_name', 'write_results', 'headline', 'results_record',
-           'train_taobao_tagger', 'CharBiLSTMTagger', 'train_char_tagger', 'default_recipe', 'default_tagger_dir',
-           'default_tagger']
+           'find_recipe', 'measure_latency', 'results_name', 'write_results', 'results_record', 'train_taobao_tagger',
+           'CharBiLSTMTagger', 'train_char_tagger', 'default_recipe', 'default_tagger_dir', 'default_tagger']
 
 # %% ../nbs/07_recipes.ipynb #a7578dfc
 @dataclass(frozen=True)
@@ -131,13 +131,6 @@ def write_results(results: dict, folder: str | Path = "results") -> Path:
     "Write a results record (without its training history) into `folder`, where the leaderboard reads it."
     return write_json(Path(folder) / results_name(results), {k: v for k, v in results.items() if k != "history"})
 
-def headline(results: dict) -> str:
-    "The number a reader looks for first in a results record, with its split: entity F1 or micro F1 on test_clean."
-    clean = results.get("scores", {}).get("test_clean", {})
-    if "overall" in clean: return f"test_clean F1 {100 * clean['overall']['f1']:.1f}"
-    if "micro_f1" in clean: return f"test_clean micro F1 {100 * clean['micro_f1']:.1f}"
-    return results.get("headline", "-")
-
 def results_record(technique: str, tagger: SpanTagger, cpu_tagger: SpanTagger, evals: dict[str, Sequence[TaggedTitle]],
                    profile: Profile | str | None, seed: int, train_titles: int, t0: float, parameters: int,
                    state: dict | None = None, **extra) -> dict:
@@ -235,6 +228,7 @@ def default_tagger(profile: Profile | str | None = None, device: torch.device | 
     out = default_tagger_dir(profile)
     if not (out / "tagger" / "config.json").is_file():
         recipe = default_recipe()
-        if progress: print(f"No default tagger yet: training {recipe.name} ({recipe.summary}) once; later calls reuse it.")
+        print(f"No default tagger yet: training {recipe.name} ({recipe.summary}) once into the cache; later calls "
+              f"reuse it.", file=sys.stderr)
         recipe.load()(out, profile=profile, progress=progress)
     return load_tagger(tagger_folder(out), device)

@@ -1,7 +1,8 @@
 import pytest
 
 from prodtags.core import ConfigError, read_json
-from prodtags.recipes import (RECIPES, Recipe, TaggerSettings, find_recipe, headline, measure_latency, register_recipe,
+from prodtags.display import headline
+from prodtags.recipes import (RECIPES, Recipe, TaggerSettings, find_recipe, measure_latency, register_recipe,
                               train_char_tagger, write_results)
 from prodtags.taggers import CharTagger
 

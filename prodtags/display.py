@@ -10,16 +10,16 @@ import html
 import importlib.util
 import zlib
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from .core import ConfigError, LabelScore, TagSpan
 from .data import TAOBAO_TYPES, bio_to_spans
 
 # %% auto #0
 __all__ = ['CJK_FONT_PACKAGE', 'CJK_FONT_FILE', 'TYPE_NAMES_ZH', 'TYPE_COLOURS', 'OTHER_COLOURS', 'use_cjk_font', 'type_colour',
-           'type_label', 'draw_bio', 'check_spans', 'spans_text', 'spans_html', 'legend_html', 'spans_markdown',
-           'SpanView', 'show_spans', 'compare_spans', 'LabelView', 'show_labels', 'MarkdownText', 'read_results',
-           'headline', 'span_tagger_records', 'leaderboard', 'plot_leaderboard', 'other_results']
+           'type_label', 'draw_bio', 'check_spans', 'render_spans', 'spans_text', 'spans_html', 'legend_html',
+           'spans_markdown', 'SpanView', 'show_spans', 'compare_spans', 'LabelView', 'show_labels', 'MarkdownText',
+           'read_results', 'headline', 'span_tagger_records', 'leaderboard', 'plot_leaderboard', 'other_results']
 
 # %% ../nbs/02_display.ipynb #23ac0bb9
 CJK_FONT_PACKAGE, CJK_FONT_FILE = "mplfonts", "fonts/NotoSansCJKsc-Regular.otf"
@@ -97,27 +97,29 @@ _VISIBLE = {"\r": "␍", "\n": "␊", "\t": "␉"}
 def _visible(s: str) -> str:
     return "".join(_VISIBLE.get(c, c) for c in s)
 
-def spans_text(text: str, spans: Sequence[TagSpan]) -> str:
-    "Plain-text rendering for terminals: `[华为|HPPX][笔记本电脑|HCCX]轻薄本`; line breaks are shown as ␍ ␊."
+def render_spans(text: str, spans: Sequence[TagSpan], plain: Callable[[str], str],
+                 mark: Callable[[TagSpan], str]) -> str:
+    "Walk the title once: the text between spans goes through `plain`, each span through `mark`."
     parts, pos = [], 0
     for s in check_spans(text, spans):
-        parts += [_visible(text[pos:s.start]), f"[{_visible(s.text)}|{s.type}]"]
+        parts += [plain(text[pos:s.start]), mark(s)]
         pos = s.end
-    return "".join(parts) + _visible(text[pos:])
+    return "".join(parts) + plain(text[pos:])
+
+def spans_text(text: str, spans: Sequence[TagSpan]) -> str:
+    "Plain-text rendering for terminals: `[华为|HPPX][笔记本电脑|HCCX]轻薄本`; line breaks are shown as ␍ ␊."
+    return render_spans(text, spans, _visible, lambda s: f"[{_visible(s.text)}|{s.type}]")
+
+def _html_mark(s: TagSpan) -> str:
+    tip = f"{type_label(s.type)} · [{s.start}, {s.end}) · score {s.score:.2f}"
+    return (f'<mark style="background:{type_colour(s.type)};padding:1px 2px;border-radius:3px" '
+            f'data-type="{html.escape(s.type)}" data-start="{s.start}" data-end="{s.end}" '
+            f'title="{html.escape(tip)}">{html.escape(s.text)}</mark>'
+            f'<sub style="font-size:62%;color:#555;margin:0 3px 0 1px">{html.escape(s.type)}</sub>')
 
 def spans_html(text: str, spans: Sequence[TagSpan]) -> str:
     "One title as HTML with each span highlighted by type; type, offsets and score in the tooltip."
-    parts, pos = [], 0
-    for s in check_spans(text, spans):
-        tip = f"{type_label(s.type)} · [{s.start}, {s.end}) · score {s.score:.2f}"
-        parts.append(html.escape(text[pos:s.start]))
-        parts.append(f'<mark style="background:{type_colour(s.type)};padding:1px 2px;border-radius:3px" '
-                     f'data-type="{html.escape(s.type)}" data-start="{s.start}" data-end="{s.end}" '
-                     f'title="{html.escape(tip)}">{html.escape(s.text)}</mark>'
-                     f'<sub style="font-size:62%;color:#555;margin:0 3px 0 1px">{html.escape(s.type)}</sub>')
-        pos = s.end
-    parts.append(html.escape(text[pos:]))
-    return "".join(parts)
+    return render_spans(text, spans, html.escape, _html_mark)
 
 def legend_html(types: Sequence[str]) -> str:
     "A row of coloured chips naming each type."
@@ -129,11 +131,8 @@ def _markdown_escape(s: str) -> str:
 
 def spans_markdown(text: str, spans: Sequence[TagSpan]) -> str:
     "Markdown (with inline HTML a README renders) of one title: `<b>华为</b><sub>HPPX</sub>`."
-    parts, pos = [], 0
-    for s in check_spans(text, spans):
-        parts += [_markdown_escape(text[pos:s.start]), f"<b>{_markdown_escape(s.text)}</b><sub>{html.escape(s.type)}</sub>"]
-        pos = s.end
-    return "".join(parts) + _markdown_escape(text[pos:])
+    return render_spans(text, spans, _markdown_escape,
+                        lambda s: f"<b>{_markdown_escape(s.text)}</b><sub>{html.escape(s.type)}</sub>")
 
 # %% ../nbs/02_display.ipynb #3ece1669
 class SpanView:
@@ -221,7 +220,7 @@ def show_labels(texts: str | Sequence[str], labels: Sequence[LabelScore] | Seque
     if len(texts) != len(labels): raise ValueError(f"{len(texts)} titles but {len(labels)} lists of labels.")
     return LabelView(list(zip(texts, labels)))
 
-# %% ../nbs/02_display.ipynb #095cce7c
+# %% ../nbs/02_display.ipynb #7e4924cb
 class MarkdownText(str):
     "A string that notebooks render as Markdown (and terminals print as it is)."
     def _repr_markdown_(self) -> str: return str(self)

@@ -245,7 +245,8 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, steps: int = 50
                      extra_per_batch: int | None = None, device: torch.device | str | None = None) -> FashionClassifier:
     """A `FashionClassifier` trained on `images` [N, 1, 28, 28] / `labels` [N]. With `extra=(images2, labels2)`
     (e.g. generated ones) each batch holds `batch_size` real images *plus* `extra_per_batch` (default `batch_size`)
-    extra ones, so both arms of a comparison see the same real images. Usage: `clf = train_classifier(X, Y, steps=300)`."""
+    extra ones; the real images of every step (and their flips) are the same with or without extras.
+    Usage: `clf = train_classifier(X, Y, steps=300)`."""
     device = get_device(device)
     seed_everything(seed)
     # separate streams: the real images drawn at each step are the same with or without extras
@@ -256,12 +257,13 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, steps: int = 50
     n_extra = batch_size if extra_per_batch is None else extra_per_batch
     for _ in range(steps):
         idx = torch.randint(len(images), (batch_size,), generator=real_draws)
-        x, y = images[idx], labels[idx]
+        x, y = images[idx], labels[idx]                                         # [B, 1, 28, 28], [B]
+        # light augmentation for all images: random horizontal flips (clothes are left-right symmetric enough)
+        flip = torch.rand(batch_size, generator=real_draws) < 0.5
         if extra is not None:
             j = torch.randint(len(extra[0]), (n_extra,), generator=other_draws)
-            x, y = torch.cat([x, extra[0][j]]), torch.cat([y, extra[1][j]])
-        # light augmentation for all images: random horizontal flips (clothes are left-right symmetric enough)
-        flip = torch.rand(len(x), generator=other_draws) < 0.5
+            x, y = torch.cat([x, extra[0][j]]), torch.cat([y, extra[1][j]])         # [B + n_extra, ...]
+            flip = torch.cat([flip, torch.rand(n_extra, generator=other_draws) < 0.5])
         x = torch.where(flip[:, None, None, None], x.flip(-1), x)
         loss = F.cross_entropy(clf(x.to(device)), y.to(device))
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
@@ -355,9 +357,11 @@ def augmentation_experiment(G: Generator, images: torch.Tensor, labels: torch.Te
         for k in settings.fewshot_sizes:
             idx = fewshot_subset(labels, k, seed)
             for with_gen in (False, True):
+                # both arms: the same 64 real images per step; with_gen adds 64 generated ones on top
                 clf = train_classifier(images[idx], labels[idx], steps=settings.fewshot_steps, batch_size=64,
-                                       width=16 if settings.width >= 64 else 8,
-                                       seed=seed, extra=(gen_images, gen_labels) if with_gen else None, device=device)
+                                       width=16 if settings.width >= 64 else 8, seed=seed,
+                                       extra=(gen_images, gen_labels) if with_gen else None, extra_per_batch=64,
+                                       device=device)
                 pred, _ = predict_classes(clf, test_images)
                 rows.append({"per_class": k, "generated": with_gen, "seed": seed,
                              "accuracy": float((pred == test_labels).float().mean())})

@@ -87,3 +87,14 @@ def test_settings_per_profile():
     assert set(GanSettings.per_profile) == {"smoke", "cpu", "gpu"}
     steps = [GanSettings.for_profile(p).cgan_steps for p in ("smoke", "cpu", "gpu")]
     assert steps[0] < steps[1] <= steps[2]
+
+
+def test_extras_leave_the_real_images_of_every_step_unchanged():
+    "Both arms of the augmentation experiment see the same real images (and flips) at every step."
+    X, Y = torch.rand(40, 1, 28, 28) * 2 - 1, torch.arange(40) % 10
+    extra = (torch.rand(20, 1, 28, 28) * 2 - 1, torch.arange(20) % 10)
+    a = train_classifier(X, Y, steps=3, batch_size=8, width=4, seed=3)
+    b = train_classifier(X, Y, steps=3, batch_size=8, width=4, seed=3, extra=extra, extra_per_batch=0)
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    c = train_classifier(X, Y, steps=3, batch_size=8, width=4, seed=3, extra=extra, extra_per_batch=4)
+    assert not all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), c.state_dict().values()))

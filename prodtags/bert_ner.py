@@ -211,7 +211,7 @@ def train_encoder_tagger(out_dir: str | Path, profile: Profile | str | None = No
     monitor = load_taobao("dev_clean")[:settings.monitor_titles]
     model = TokenClassifier.from_pretrained(path, len(tagset), random_init=random_init)
     if prepare: prepare(model)
-    info = {"encoder": encoder, "encoder_path": str(path), "char_split": char_split, "random_init": random_init,
+    info = {"encoder": encoder, "encoder_path": Path(path).name, "char_split": char_split, "random_init": random_init,
             "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad)}
     loader = make_loader(encode_for_encoder(train, tokenizer, tagset, settings.max_length), settings.batch_size,
                          shuffle=True, seed=seed, pad_id=tokenizer.pad_token_id or 0)

@@ -60,7 +60,8 @@ def __getattr__(name: str):
     return value
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    "The API (`__all__`), the names imported on first use, and the module's dunders: what tab completion offers."
+    return sorted({*__all__, *_LAZY, *(n for n in globals() if n.startswith("__"))})
 
 # %% ../nbs/08a_api.ipynb #5d2383a4
 _LOADED: dict = {}   # resolved folder (or the default tagger's profile) -> tagger, for `tag`

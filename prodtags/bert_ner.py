@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .core import (CheckpointError, ConfigError, Profile, Settings, atomic_dir, get_device, get_profile,
-                           read_json, seed_everything, write_json)
+                           read_json, require, seed_everything, write_json)
 from .data import (IGNORE_INDEX, TAOBAO_TYPES, TaggedTitle, TagSet, align_labels, load_taobao, make_loader,
                            to_device, token_tags_to_char_tags)
 from .encoders import char_offsets, encoder_path, split_han_characters, trimmed_encoder_path
@@ -91,6 +91,7 @@ class TokenClassifier(TaggerModel):
     @classmethod
     def from_pretrained(cls, path: str, num_labels: int, random_init: bool = False) -> "TokenClassifier":
         "The encoder at `path` (folder or hub name) with a fresh head; `random_init` keeps only the architecture."
+        require("transformers", "bert", "Pretrained encoders")
         from transformers import AutoConfig, AutoModelForTokenClassification
         if random_init:
             return cls(AutoModelForTokenClassification.from_config(AutoConfig.from_pretrained(path, num_labels=num_labels)))
@@ -163,6 +164,7 @@ class EncoderTagger(SpanTagger):
     @classmethod
     def load(cls, folder: str | Path, device: torch.device | str | None = None) -> "EncoderTagger":
         "The tagger saved in `folder` by `save`."
+        require("transformers", "bert", f"The encoder tagger in {folder}")
         from transformers import AutoModelForTokenClassification, AutoTokenizer
         folder = Path(folder)
         meta = read_config(folder)
@@ -194,6 +196,7 @@ def train_encoder_tagger(out_dir: str | Path, profile: Profile | str | None = No
     `train_encoder_tagger("models/e5-ner")` fine-tunes multilingual-e5-small (offline); with internet,
     `encoder="bert-base-chinese"` works the same way (`trim` applies to XLM-R-style vocabularies only).
     `settings` overrides the profile's `FinetuneSettings` (titles, epochs, batch size, learning rate)."""
+    require("transformers", "bert", "Fine-tuning a pretrained encoder")
     from transformers import AutoTokenizer
     profile, device = get_profile(profile), get_device()
     settings = settings or FinetuneSettings.for_profile(profile)

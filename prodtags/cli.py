@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from .core import (CACHE_ENV, DEVICE_ENV, PROFILE_ENV, PROGRESS_ENV, DataFormatError, DataNotFoundError,
-                           LabelScore, ProdtagsError, TagSpan, cache_dir, environment)
-from .data import DATA_ENV, data_path, read_bio_file
-from .display import headline, spans_text
-from .recipes import DEFAULT_TAGGER_ENV, RECIPES, default_tagger, default_tagger_dir, find_recipe, write_results
-from .taggers import PREDICTION_KINDS, ProductClassifier, SpanTagger, load_tagger, tagger_folder
+import prodtags
+from .core import (CACHE_ENV, DATA_ENV, DEFAULT_TAGGER_ENV, DEVICE_ENV, PROFILE_ENV, PROGRESS_ENV,
+                           DataFormatError, DataNotFoundError, LabelScore, ProdtagsError, TagSpan, cache_dir,
+                           environment)
+# The modules that import torch are imported inside the commands that use them, so that `prodtags --help` and
+# `prodtags --version` answer at once (tests/test_api.py checks that they leave torch unimported).
 
 # %% auto #0
 __all__ = ['format_table', 'format_labels_table', 'format_jsonl', 'format_labels_jsonl', 'find_taggers', 'cmd_info', 'cmd_list',
@@ -27,6 +27,7 @@ __all__ = ['format_table', 'format_labels_table', 'format_jsonl', 'format_labels
 # %% ../nbs/08_cli.ipynb #e305ac08
 def format_table(text: str, spans: Sequence[TagSpan]) -> str:
     "A title, the title with its tags in brackets, and its tags one per line."
+    from prodtags.display import spans_text
     lines = [text, "  " + spans_text(text, spans)]
     for s in spans:  # the tag's text goes last: Chinese characters are two columns wide and would break alignment
         lines.append(f"  {s.type:<6} [{s.start:>3}, {s.end:>3})  {s.score:.2f}  {s.text}")
@@ -49,6 +50,8 @@ def format_labels_jsonl(text: str, labels: Sequence[LabelScore], image: str | No
 # %% ../nbs/08_cli.ipynb #2b9e8f05
 def find_taggers(*roots: str | Path) -> list[dict]:
     "Every saved span tagger and product classifier under `roots` (default: ./models and the cache)."
+    from prodtags.display import headline
+    from prodtags.taggers import PREDICTION_KINDS
     roots = roots or (Path("models"), cache_dir("taggers", create=False))
     found = []
     for root in map(Path, roots):
@@ -77,21 +80,26 @@ def _read_titles(args, stdin: TextIO) -> list[str]:
 
 def _load(model: str | None):
     "The tagger `--model` names, or the default tagger (trained once, its progress on stderr)."
+    from prodtags.recipes import default_tagger
+    from prodtags.taggers import load_tagger, tagger_folder
     if model is not None: return load_tagger(tagger_folder(model))
     with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the tags (it may be JSON lines)
         return default_tagger()
 
 def cmd_info(args, out: TextIO) -> int:
-    info = environment()
+    from prodtags.recipes import RECIPES, default_tagger_dir
+    info = {"prodtags": prodtags.__version__, **environment()}
     info |= {DATA_ENV: os.environ.get(DATA_ENV, "(not set)"), "cache": str(cache_dir(create=False)),
              "taobao_train": _where("taobao_ner/train.txt"), "default tagger": str(default_tagger_dir())}
     for k, v in info.items(): print(f"{k:>16}: {v}", file=out)
     print(f"{'recipes':>16}:", file=out)
     for r in RECIPES.values():
-        print(f"{'':>18}{r.name:<15} {r.kind:<19} {('[' + r.extra + ']') if r.extra else '':<7} {r.summary}", file=out)
+        print(f"{'':>18}{r.name:<15} {r.kind:<19} {('[' + r.extra + ']') if r.extra else '':<9}{r.status():<9} "
+              f"{r.summary}", file=out)
     return 0
 
 def _where(path: str) -> str:
+    from prodtags.data import data_path
     try: return str(data_path(path, download_missing=False))
     except ProdtagsError: return "not found locally (will download on first use)"
 
@@ -106,6 +114,8 @@ def cmd_list(args, out: TextIO) -> int:
 def cmd_train(args, out: TextIO) -> int:
     if args.data != "taobao":
         raise ProdtagsError(f"--data {args.data!r}: only 'taobao' has training recipes so far.")
+    from prodtags.display import headline
+    from prodtags.recipes import find_recipe, write_results
     train = find_recipe(args.model).load()
     with contextlib.redirect_stdout(sys.stderr):  # progress lines go to stderr; stdout holds only the summary
         _, results = train(args.out, profile=args.profile, seed=args.seed, resume=not args.no_resume)
@@ -116,6 +126,7 @@ def cmd_train(args, out: TextIO) -> int:
     return 0
 
 def cmd_tag(args, out: TextIO, stdin: TextIO) -> int:
+    from prodtags.taggers import ProductClassifier
     titles = _read_titles(args, stdin)
     tagger = _load(args.model)
     if isinstance(tagger, ProductClassifier):
@@ -132,6 +143,8 @@ def cmd_tag(args, out: TextIO, stdin: TextIO) -> int:
     return 0
 
 def cmd_eval(args, out: TextIO) -> int:
+    from prodtags.data import read_bio_file
+    from prodtags.taggers import SpanTagger
     titles = read_bio_file(args.file)
     if not titles: raise DataFormatError(f"{args.file} holds no titles.")
     tagger = _load(args.model)
@@ -148,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="prodtags", description="Product-tag generation: train, tag and evaluate.",
                                 epilog=f"Settings: {PROFILE_ENV} (smoke|cpu|gpu), {DEVICE_ENV}, {DATA_ENV}, {CACHE_ENV}, "
                                        f"{PROGRESS_ENV} (0: no progress bars), {DEFAULT_TAGGER_ENV}.")
+    p.add_argument("--version", action="version", version=f"prodtags {prodtags.__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="show profile, device, data and cache locations, and every recipe")
     t = sub.add_parser("train", help="train a recipe (resumes if --out holds an unfinished run)")

@@ -26,22 +26,19 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
-from .core import (ChecksumError, ConfigError, DataFormatError, DataNotFoundError, TagSpan, cache_dir,
-                           epoch_seed, show_progress)
+from .core import (DATA_ENV, ChecksumError, ConfigError, DataFormatError, DataNotFoundError, TagSpan,
+                           cache_dir, epoch_seed, show_progress)
 
 # %% auto #0
-__all__ = ['DATA_ENV', 'DATA_FILES', 'Span', 'TAOBAO_TYPES', 'TAOBAO_TYPE_NAMES', 'TAOBAO_SPLITS', 'IGNORE_INDEX',
-           'BIGRAM_LEFT_PRIME', 'BIGRAM_RIGHT_PRIME', 'BIGRAM_RIGHT_MIX', 'FASHION_MNIST_CLASSES',
-           'FASHION_MNIST_CLASSES_ZH', 'RemoteFile', 'file_sha256', 'download', 'data_path', 'TaggedTitle',
-           'parse_bio_lines', 'read_bio_file', 'bio_to_spans', 'spans_to_bio', 'tag_spans', 'clean_split',
-           'load_taobao', 'leakage_report', 'Vocab', 'TagSet', 'align_labels', 'token_tags_to_char_tags',
-           'encode_titles', 'pad_batch', 'LengthBucketSampler', 'make_loader', 'to_device', 'hashed_bigrams',
-           'values_to_spans', 'load_oa_mine', 'read_idx', 'load_fashion_mnist', 'AboListing', 'parse_abo_values',
-           'load_abo_samples']
+__all__ = ['DATA_FILES', 'Span', 'TAOBAO_TYPES', 'TAOBAO_TYPE_NAMES', 'TAOBAO_SPLITS', 'IGNORE_INDEX', 'BIGRAM_LEFT_PRIME',
+           'BIGRAM_RIGHT_PRIME', 'BIGRAM_RIGHT_MIX', 'FASHION_MNIST_CLASSES', 'FASHION_MNIST_CLASSES_ZH', 'RemoteFile',
+           'file_sha256', 'download', 'data_path', 'TaggedTitle', 'parse_bio_lines', 'read_bio_file', 'bio_to_spans',
+           'spans_to_bio', 'tag_spans', 'clean_split', 'load_taobao', 'leakage_report', 'Vocab', 'TagSet',
+           'align_labels', 'token_tags_to_char_tags', 'encode_titles', 'pad_batch', 'LengthBucketSampler',
+           'make_loader', 'to_device', 'hashed_bigrams', 'values_to_spans', 'load_oa_mine', 'read_idx',
+           'load_fashion_mnist', 'AboListing', 'parse_abo_values', 'load_abo_samples']
 
 # %% ../nbs/01_data.ipynb #e3c67403
-DATA_ENV = "PRODTAGS_DATA"
-
 @dataclass(frozen=True)
 class RemoteFile:
     "A data file: its path below the data folder, upstream URL and sha256 (of the gunzipped bytes if `gunzip`)."

@@ -19,16 +19,16 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from .core import (ConfigError, Profile, Settings, cache_dir, environment, get_device, get_profile,
-                           seed_everything, write_json)
+from .core import (DEFAULT_TAGGER_ENV, ConfigError, MissingExtraError, Profile, Settings, cache_dir, environment,
+                           get_device, get_profile, install_hint, missing_modules, seed_everything, write_json)
 from .data import TAOBAO_TYPES, TaggedTitle, TagSet, Vocab, encode_titles, load_taobao, make_loader
 from .loop import TrainConfig, fit
 from .taggers import (CharBigramEmbedding, CharTagger, Predictor, SpanTagger, TaggerModel, load_tagger,
                               tagger_folder)
 
 # %% auto #0
-__all__ = ['RECIPES', 'EVAL_SPLITS', 'DEFAULT_TAGGER_ENV', 'DEFAULT_RECIPE', 'TaggerSettings', 'Recipe', 'register_recipe',
-           'find_recipe', 'measure_latency', 'results_name', 'write_results', 'results_record', 'train_taobao_tagger',
+__all__ = ['RECIPES', 'EVAL_SPLITS', 'DEFAULT_RECIPE', 'TaggerSettings', 'Recipe', 'register_recipe', 'find_recipe',
+           'measure_latency', 'results_name', 'write_results', 'results_record', 'train_taobao_tagger',
            'CharBiLSTMTagger', 'train_char_tagger', 'default_recipe', 'default_tagger_dir', 'default_tagger']
 
 # %% ../nbs/07_recipes.ipynb #a7578dfc
@@ -62,13 +62,21 @@ class Recipe:
     summary: str
     extra: str | None = None   # the pip extra it needs, if any
 
+    def missing(self) -> list[str]:
+        "The modules of this recipe's extra that are not installed (empty: the recipe can run here)."
+        return missing_modules(self.extra) if self.extra else []
+
+    def status(self) -> str:
+        "'available', or the command that installs what the recipe lacks."
+        return f"needs {install_hint(self.extra)}" if self.missing() else "available"
+
     def load(self) -> Callable:
-        "The recipe function; a missing extra is a ConfigError that says what to install."
+        "The recipe function; a missing extra is a `MissingExtraError` that says what to install."
+        if missing := self.missing():
+            raise MissingExtraError(f"Recipe {self.name!r} needs the {self.extra!r} extra ({', '.join(missing)} not "
+                                    f"installed): {install_hint(self.extra)}")
         module, _, name = self.target.partition(":")
-        try: return getattr(importlib.import_module(module), name)
-        except ImportError as e:
-            hint = f"pip install 'prodtags[{self.extra}]'" if self.extra else "reinstall prodtags"
-            raise ConfigError(f"Recipe {self.name!r} needs {e.name or module}, which is not installed: {hint}.") from None
+        return getattr(importlib.import_module(module), name)
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("char-bilstm", "prodtags.recipes:train_char_tagger", "span-tagger",
@@ -211,7 +219,6 @@ def train_char_tagger(out_dir: str | Path, profile: Profile | str | None = None,
     return train_taobao_tagger("char-bilstm", build, out_dir, profile, seed, lr, progress, resume)
 
 # %% ../nbs/07_recipes.ipynb #5a93cc13
-DEFAULT_TAGGER_ENV = "PRODTAGS_DEFAULT_TAGGER"
 DEFAULT_RECIPE = "char-bilstm"
 
 def default_recipe() -> Recipe:

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core import (CheckpointError, ConfigError, Profile, atomic_dir, get_device, get_profile,
-                           read_json, seed_everything, write_json)
+from .core import (CheckpointError, ConfigError, Profile, atomic_dir, get_device, get_profile, read_json,
+                           require, seed_everything, write_json)
 from .attention import AdditiveAttention
 from .data import TAOBAO_TYPES, TagSet, load_taobao
 from .metrics import entity_scores
@@ -279,11 +279,11 @@ def char_ngram_features(text: str) -> list[list[str]]:
 
 # %% ../nbs/40_rnn.ipynb #16db34a4
 class CRFSuiteTagger(SpanTagger):
-    "Linear-chain CRF on character n-gram features (python-crfsuite / sklearn-crfsuite) behind the tagger interface."
+    "Linear-chain CRF on character n-gram features (python-crfsuite) behind the tagger interface."
     MODEL_FILE = "model.crfsuite"
 
     def __init__(self, model_path: str | Path, config: dict | None = None):
-        import pycrfsuite  # python-crfsuite: pip install 'prodtags[crf]'
+        pycrfsuite = require("pycrfsuite", "crf", "The crfsuite CRF")   # python-crfsuite
         super().__init__(None)                               # crfsuite runs on the CPU, no torch model
         self.model_path, self.config = Path(model_path), dict(config or {})
         self._model_bytes = self.model_path.read_bytes()  # keep the model in memory: the file may move later
@@ -294,7 +294,7 @@ class CRFSuiteTagger(SpanTagger):
     def train(cls, titles, c1: float = 0.05, c2: float = 0.05, max_iterations: int = 100,
               model_path: str | Path | None = None) -> "CRFSuiteTagger":
         "Fit on `TaggedTitle`s; the model file goes to `model_path` (a temporary file if None)."
-        import pycrfsuite
+        pycrfsuite = require("pycrfsuite", "crf", "The crfsuite CRF")
         trainer = pycrfsuite.Trainer(verbose=False)
         for t in titles:
             if t.text: trainer.append(char_ngram_features(t.text), list(t.tags))

@@ -81,7 +81,7 @@ def find_taggers(*roots: str | Path, skipped: list[tuple[str, str]] | None = Non
         for cfg in sorted(root.glob("**/config.json")) if root.is_dir() else []:
             try:
                 meta = read_config_file(cfg)
-                if meta is None or meta.get("kind") not in PREDICTION_KINDS: continue
+                if meta is None or not isinstance(meta.get("kind"), str) or meta["kind"] not in PREDICTION_KINDS: continue
                 res = meta.get("results") if isinstance(meta.get("results"), dict) else {}
                 row = {"folder": str(cfg.parent), "kind": meta["kind"], "tagger": meta.get("tagger"),
                        "technique": res.get("technique", "?"), "headline": headline(res),

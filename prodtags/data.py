@@ -271,23 +271,25 @@ def _is_extend(c: str) -> bool:  # joins the cluster before it: marks, joiners, 
             or 0xE0020 <= ord(c) <= 0xE007F)
 
 def _is_regional(c: str) -> bool: return 0x1F1E6 <= ord(c) <= 0x1F1FF   # two of them make a flag
-def _is_pictographic(c: str) -> bool: return unicodedata.category(c) == "So" or 0x1F000 <= ord(c) <= 0x1FAFF
+def _is_pictographic(c: str) -> bool:  # emoji and other pictographs (regional indicators are not)
+    return (unicodedata.category(c) == "So" or 0x1F000 <= ord(c) <= 0x1FAFF) and not _is_regional(c)
 
 def grapheme_starts(text: str) -> list[bool]:
     """For each position of `text` (and `len(text)`), whether a user-perceived character (grapheme cluster) starts
     there: the UAX #29 rules for CR LF, controls, combining marks, emoji ZWJ sequences, skin tones and flags."""
-    starts, regional_run, base = [True] * (len(text) + 1), 0, ""
+    starts, regional_run, pictographic_run, zwj_joins = [True] * (len(text) + 1), 0, False, False
     for i, c in enumerate(text):
         p = text[i - 1] if i else ""
         if not p: join = False
         elif p == "\r" and c == "\n": join = True
         elif _is_control(p) or _is_control(c): join = False
         elif _is_extend(c): join = True
-        elif p == "\u200d" and _is_pictographic(c) and _is_pictographic(base): join = True
+        elif zwj_joins and _is_pictographic(c): join = True                 # emoji ZWJ sequences
         elif _is_regional(c) and _is_regional(p): join = regional_run % 2 == 1
         else: join = False
         starts[i] = not join
-        if not join: base = c
+        zwj_joins = c == "\u200d" and pictographic_run                       # pictographic, marks, then one ZWJ
+        pictographic_run = _is_pictographic(c) or (pictographic_run and join and _is_extend(c) and c != "\u200d")
         regional_run = regional_run + 1 if _is_regional(c) else 0
     return starts
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import math
 import os
 import random
 import socket
@@ -31,8 +32,8 @@ except ImportError: fcntl = None
 
 # %% auto #0
 __all__ = ['LOCK_FILE', 'class_path', 'import_class', 'ConfiguredModule', 'read_config', 'file_manifest', 'write_config',
-           'verify_files', 'check_finite', 'save_weights', 'write_model_files', 'save_model', 'load_model',
-           'save_checkpoint', 'load_checkpoint', 'check_writable', 'output_lock']
+           'verify_files', 'check_finite', 'check_arguments', 'save_weights', 'write_model_files', 'save_model',
+           'load_model', 'save_checkpoint', 'load_checkpoint', 'check_writable', 'output_lock']
 
 # %% ../nbs/04_persist.ipynb #6b7b6222
 def class_path(cls: type) -> str:
@@ -52,7 +53,7 @@ def import_class(path: str, base: type, folder: str | Path) -> type:
         raise CheckpointError(f"{folder}: refusing to load class {path!r}; saved folders may only name classes of "
                               f"prodtags modules ('prodtags.module:Class').")
     try: mod = importlib.import_module(module)
-    except ImportError as e:
+    except (ImportError, ValueError) as e:
         raise CheckpointError(f"{folder} needs {module}, which cannot be imported here ({e}). Install the extra it "
                               f"needs (pip install 'prodtags[all]') or a newer prodtags.") from None
     cls = getattr(mod, name, None)
@@ -109,7 +110,7 @@ def verify_files(folder: str | Path, meta: dict) -> bool:
         raise CheckpointError(f"{folder / 'config.json'}: 'files' should map file names to sizes and sha256s.")
     for name, rec in files.items():
         rel = PurePosixPath(name)
-        if rel.is_absolute() or ".." in rel.parts or not isinstance(rec, dict):
+        if rel.is_absolute() or ".." in rel.parts or "\x00" in name or not isinstance(rec, dict):
             raise CheckpointError(f"{folder / 'config.json'}: {name!r} is not a file of this folder.")
         path = folder / rel
         if not path.is_file():
@@ -131,6 +132,27 @@ def check_finite(module: nn.Module, source: str | Path):
         raise CheckpointError(f"{source} holds NaN or infinite weights ({bad[0]}" + (f" and {len(bad) - 1} more"
                               if len(bad) > 1 else "") + "): the file was damaged, or training diverged. Retrain.")
 
+_SIMPLE_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "None": (type(None),)}
+
+def check_arguments(cls: type, config: dict, source: str | Path):
+    """A CheckpointError unless each value of `config` has the simple type (`int`, `float`, `bool`, `str`, `None`
+    or a union of them) that `cls.__init__` declares for it, numbers are finite, and no argument is unknown."""
+    params = inspect.signature(cls.__init__).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for name, value in config.items():
+        p = params.get(name)
+        if p is None or name == "self":
+            if takes_any: continue
+            raise CheckpointError(f"{source}: {cls.__name__} takes no argument {name!r}.")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise CheckpointError(f"{source}: {name} is {value}, not a finite number.")
+        ann = p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "")
+        alternatives = [a.strip() for a in ann.split("|")]
+        if not all(a in _SIMPLE_TYPES for a in alternatives): continue   # richer annotations are left to the class
+        if not any(isinstance(value, _SIMPLE_TYPES[a]) and not (a in ("int", "float") and isinstance(value, bool))
+                   for a in alternatives):
+            raise CheckpointError(f"{source}: {name} should be {ann}, not {value!r}.")
+
 def _check_shapes(cls: type, config: dict, weights: Path, folder: Path):
     "Build `cls(**config)` without memory (on the meta device) and compare its tensors with the file's header."
     from safetensors import safe_open
@@ -138,11 +160,16 @@ def _check_shapes(cls: type, config: dict, weights: Path, folder: Path):
         with safe_open(str(weights), framework="pt") as f: saved = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     except Exception as e:  # safetensors raises its own error type for a broken header
         raise CheckpointError(f"{weights} is corrupt ({type(e).__name__}: {str(e)[:200]}).") from None
+    total = sum(math.prod(shape) for shape in saved.values())
+    for k, v in config.items():  # no size, count or width can exceed the number of weights the file holds
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) > total:
+            raise CheckpointError(f"{folder / 'config.json'}: {k}={v} is more than the {total:,} weights in "
+                                  f"model.safetensors: the two do not belong together.")
     try:
         with torch.device("meta"): skeleton = cls(**config)
-    except (TypeError, ValueError, OverflowError) as e:
-        raise CheckpointError(f"{folder / 'config.json'}: its arguments do not fit {cls.__name__} ({e}).") from None
-    except (RuntimeError, NotImplementedError):
+    except (TypeError, ValueError, OverflowError, RuntimeError) as e:
+        raise CheckpointError(f"{folder / 'config.json'}: its arguments do not fit {cls.__name__} ({str(e)[:200]}).") from None
+    except NotImplementedError:
         return  # a class that cannot be built on the meta device is checked by load_state_dict instead
     expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
     for k in sorted(expected.keys() | saved.keys()):
@@ -183,6 +210,7 @@ def load_model(folder: str | Path, device: torch.device | str | None = None,
     if not isinstance(config, dict):
         raise CheckpointError(f"{folder / 'config.json'}: 'config' should be a JSON object of arguments, not "
                               f"{type(config).__name__}.")
+    check_arguments(cls, config, folder / "config.json")
     _check_shapes(cls, config, weights, folder)
     try: model = cls(**config)
     except (TypeError, ValueError, OverflowError, RuntimeError) as e:

@@ -8,6 +8,7 @@ titles, and the pre-neural anchor it is measured against: a crfsuite CRF on char
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
 import struct
 import subprocess
@@ -32,8 +33,9 @@ from .recipes import EVAL_SPLITS, TaggerSettings, results_record, train_taobao_t
 from .taggers import BIGRAM_BUCKETS, BIGRAM_DIM, CharBigramEmbedding, CharTagger, SpanTagger, TaggerModel
 
 # %% auto #0
-__all__ = ['NEG', 'CRFSUITE_HEADER', 'bio_allowed', 'CRF', 'crf_decode', 'BiLSTMCRF', 'train_bilstm_crf', 'train_opentag',
-           'char_ngram_features', 'check_crfsuite_file', 'probe_crfsuite_file', 'CRFSuiteTagger', 'train_crf_anchor']
+__all__ = ['NEG', 'CRFSUITE_HEADER', 'PROBE_TITLES', 'bio_allowed', 'CRF', 'crf_decode', 'BiLSTMCRF', 'train_bilstm_crf',
+           'train_opentag', 'char_ngram_features', 'check_crfsuite_file', 'probe_crfsuite_file', 'CRFSuiteTagger',
+           'train_crf_anchor']
 
 # %% ../nbs/40_rnn.ipynb #d0bafd97
 NEG = -1e4  # score of a forbidden transition: exp(-1e4) is 0 in float32, and -1e4 stays finite (no NaN in sums)
@@ -299,11 +301,17 @@ def check_crfsuite_file(path: str | Path):
         else: return
     raise CheckpointError(f"{path} is not a whole crfsuite model ({bad}). Copy the folder again, or retrain.")
 
-_CRFSUITE_PROBE = "import sys, pycrfsuite; t = pycrfsuite.Tagger(); t.open(sys.argv[1]); t.info(); t.tag([['bias']])"
+_CRFSUITE_PROBE = ("import json, sys, pycrfsuite; t = pycrfsuite.Tagger(); t.open(sys.argv[1]); t.info()\n"
+                   "for xseq in json.load(sys.stdin): t.tag(xseq); [t.marginal(y, 0) for y in t.labels()]")
+PROBE_TITLES = ("华为 Mate60 Pro 手机壳", "2023新款连衣裙女夏季", "iphone 15 钢化膜 2片装")
 
-def probe_crfsuite_file(path: str | Path, timeout: float = 60):
-    "Open and use the model in a child process first: a file that crashes crfsuite kills the child, not prodtags."
-    try: r = subprocess.run([sys.executable, "-c", _CRFSUITE_PROBE, str(path)], capture_output=True, timeout=timeout)
+def probe_crfsuite_file(path: str | Path, timeout: float = 15):
+    """Open the model and tag sample titles in a child process first, so that a file that crashes (or hangs)
+    crfsuite's parser stops the child, not prodtags. A best effort for folders saved without checksums: a file
+    crafted to pass it can still crash crfsuite, which trusts its input, so load those only from trusted sources."""
+    sample = json.dumps([char_ngram_features(t) for t in PROBE_TITLES])
+    try: r = subprocess.run([sys.executable, "-c", _CRFSUITE_PROBE, str(path)], input=sample.encode(),
+                            capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired: r = None
     if r is None or r.returncode != 0:
         why = "took too long" if r is None else (f"crashed it (signal {-r.returncode})" if r.returncode < 0 else

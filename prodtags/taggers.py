@@ -173,7 +173,7 @@ def load_tagger(folder: str | Path, device: torch.device | str | None = None,
     folder = tagger_folder(folder)
     meta = read_config(folder)
     declared = meta.get("kind")
-    if declared not in PREDICTION_KINDS:
+    if not isinstance(declared, str) or declared not in PREDICTION_KINDS:
         raise CheckpointError(f"{folder} is not a saved tagger: its config.json declares no kind "
                               f"({', '.join(PREDICTION_KINDS)}). `prodtags list` shows the folders that are.")
     if kind is not None and declared != kind:

@@ -24,7 +24,8 @@ from .data import to_device
 from .persist import load_checkpoint, save_checkpoint, save_weights
 
 # %% auto #0
-__all__ = ['Trainable', 'check_trainable', 'make_optimizer', 'warmup_linear', 'TrainConfig', 'check_resumable', 'fit']
+__all__ = ['RESUMABLE_CHANGES', 'Trainable', 'check_trainable', 'make_optimizer', 'warmup_linear', 'TrainConfig',
+           'check_resumable', 'fit']
 
 # %% ../nbs/06_loop.ipynb #c88af2cb
 @runtime_checkable
@@ -74,8 +75,11 @@ class TrainConfig:
 def _as_json(obj):  # what a value looks like after a round trip through JSON (tuples become lists)
     return json.loads(json.dumps(obj, default=str))
 
+RESUMABLE_CHANGES = ("epochs", "patience")   # a resumed run may be asked to go on longer or stop later, nothing else
+
 def check_resumable(ckpt: Path, run: dict):
-    "A CheckpointError naming the difference if the checkpoint in `ckpt` belongs to a run other than `run`."
+    """A CheckpointError naming the difference if the checkpoint in `ckpt` belongs to a run other than `run` (other
+    training settings than `RESUMABLE_CHANGES`, or another model configuration)."""
     try: saved = read_json(ckpt / "state.json")["loop"]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"Cannot resume from {ckpt} ({type(e).__name__}: its state.json is unreadable). Start "
@@ -83,6 +87,8 @@ def check_resumable(ckpt: Path, run: dict):
     before = saved.get("run") or {"train": saved.get("config")}
     for part in ("train", "model"):
         old, new = before.get(part), _as_json(run[part])
+        if part == "train" and isinstance(old, dict):
+            old, new = ({k: v for k, v in d.items() if k not in RESUMABLE_CHANGES} for d in (old, new))
         if old is None or old == new: continue
         diff = [f"{k}={old.get(k)!r} then, {new.get(k)!r} now" for k in sorted(old.keys() | new.keys())
                 if old.get(k) != new.get(k)] if isinstance(old, dict) else [f"{old!r} then, {new!r} now"]

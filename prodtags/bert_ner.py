@@ -174,6 +174,10 @@ class EncoderTagger(SpanTagger):
         types = meta.get("tag_types")
         if not (isinstance(types, list) and types and all(isinstance(t, str) and t for t in types)):
             raise CheckpointError(f"{folder}: config.json has no well-formed tag_types (a list of type names).")
+        max_length = meta.get("max_length", 128)
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or not 8 <= max_length <= 1 << 16:
+            raise CheckpointError(f"{folder}: config.json's max_length should be a whole number of tokens, not "
+                                  f"{max_length!r}.")
         verify_files(folder, meta)
         check_encoder_folder(folder / "encoder")
         try:
@@ -188,8 +192,9 @@ class EncoderTagger(SpanTagger):
                                   f"predicts {hf.config.num_labels}: the two do not belong together.")
         if meta.get("char_split") and "Split(" not in str(tokenizer.backend_tokenizer.pre_tokenizer):
             split_han_characters(tokenizer)  # tokenizer classes that rebuild their pre-tokenizer on load lose it
-        info = {k: v for k, v in meta.items() if k not in ("kind", "tagger", "prodtags_version", "tag_types", "max_length")}
-        return cls(TokenClassifier(hf), tokenizer, TagSet(meta["tag_types"]), meta.get("max_length", 128), device, info)
+        info = {k: v for k, v in meta.items() if k not in ("kind", "tagger", "prodtags_version", "tag_types", "max_length",
+                                                         "files")}
+        return cls(TokenClassifier(hf), tokenizer, TagSet(types), max_length, device, info)
 
     def __repr__(self):
         return (f"EncoderTagger({self.info.get('encoder', '?')}, {self.model.num_parameters():,} parameters, "

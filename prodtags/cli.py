@@ -86,8 +86,11 @@ def find_taggers(*roots: str | Path, skipped: list[tuple[str, str]] | None = Non
                 row = {"folder": str(cfg.parent), "kind": meta["kind"], "tagger": meta.get("tagger"),
                        "technique": res.get("technique", "?"), "headline": headline(res),
                        "profile": res.get("profile"), "device": res.get("device")}
-            except (ValueError, TypeError, AttributeError, KeyError) as e:
-                if skipped is not None: skipped.append((str(cfg.parent), str(e) or type(e).__name__))
+            except ValueError as e:
+                if skipped is not None: skipped.append((str(cfg.parent), str(e)))
+                continue
+            except (TypeError, AttributeError, KeyError) as e:
+                if skipped is not None: skipped.append((str(cfg.parent), f"a malformed config.json ({type(e).__name__})"))
                 continue
             found.append({k: v if v is None else escape_controls(v) for k, v in row.items()})
     return found

@@ -24,7 +24,8 @@ from .persist import ConfiguredModule, class_path, import_class, load_model, rea
 
 # %% auto #0
 __all__ = ['MAX_TITLE_CHARS', 'PREDICTION_KINDS', 'BIGRAM_BUCKETS', 'BIGRAM_DIM', 'Predictor', 'SpanTagger', 'ProductClassifier',
-           'tagger_folder', 'vocab_and_tagset', 'load_tagger', 'TaggerModel', 'CharBigramEmbedding', 'CharTagger']
+           'tagger_folder', 'read_vocab', 'read_labels', 'vocab_and_tagset', 'load_tagger', 'TaggerModel',
+           'CharBigramEmbedding', 'CharTagger']
 
 # %% ../nbs/05_taggers.ipynb #09b27b82
 MAX_TITLE_CHARS = 1000   # titles average 29 characters; longer input is cut here, with a warning
@@ -156,16 +157,32 @@ def tagger_folder(folder: str | Path) -> Path:
     folder = Path(folder)
     return folder / "tagger" if (folder / "tagger" / "config.json").is_file() else folder
 
-def vocab_and_tagset(folder: str | Path, meta: dict) -> tuple[Vocab, TagSet]:
-    "The `Vocab` and `TagSet` a saved folder's config.json describes, checked to be well formed."
-    vocab, types = meta.get("vocab"), meta.get("tag_types")
+def read_vocab(folder: str | Path, meta: dict, size: int | None = None) -> Vocab:
+    "The `Vocab` a saved folder's config.json describes, checked to be well formed (and to have `size` entries)."
+    vocab = meta.get("vocab")
     if not (isinstance(vocab, dict) and isinstance(vocab.get("tokens"), list) and
             all(isinstance(t, str) for t in vocab["tokens"]) and isinstance(vocab.get("lowercase", True), bool)):
         raise CheckpointError(f"{folder}: config.json has no well-formed vocab (a list of characters): save the tagger "
                               f"with its class's save().")
-    if not (isinstance(types, list) and types and all(isinstance(t, str) and t for t in types)):
-        raise CheckpointError(f"{folder}: config.json has no well-formed tag_types (a list of type names).")
-    return Vocab.from_json(vocab), TagSet(types)
+    out = Vocab.from_json(vocab)
+    if size is not None and len(out) != size:
+        raise CheckpointError(f"{folder}: config.json's vocab has {len(out)} entries but the model {size}: the two "
+                              f"do not belong together.")
+    return out
+
+def read_labels(folder: str | Path, meta: dict, key: str, size: int | None = None) -> list[str]:
+    "The list of names under `key` in a saved folder's config.json, checked (and to have `size` entries)."
+    names = meta.get(key)
+    if not (isinstance(names, list) and names and all(isinstance(t, str) and t for t in names)):
+        raise CheckpointError(f"{folder}: config.json has no well-formed {key} (a list of names).")
+    if size is not None and len(names) != size:
+        raise CheckpointError(f"{folder}: config.json lists {len(names)} {key} but the model predicts {size}: the two "
+                              f"do not belong together.")
+    return names
+
+def vocab_and_tagset(folder: str | Path, meta: dict) -> tuple[Vocab, TagSet]:
+    "The `Vocab` and `TagSet` a saved folder's config.json describes, checked to be well formed."
+    return read_vocab(folder, meta), TagSet(read_labels(folder, meta, "tag_types"))
 
 def load_tagger(folder: str | Path, device: torch.device | str | None = None,
                 kind: str | None = None) -> SpanTagger | ProductClassifier:

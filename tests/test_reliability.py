@@ -501,6 +501,17 @@ def test_a_read_only_out_fails_before_any_training(tmp_path, capsys):
     assert code == 2 and "Cannot write into" in capsys.readouterr().err
 
 
+def test_an_unwritable_out_fails_before_any_training_even_as_root(tmp_path, monkeypatch, capsys):
+    import prodtags.persist as persist
+    def refuse(*a, **k): raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(persist.tempfile, "TemporaryFile", refuse)       # what a read-only folder answers
+    t0 = time.perf_counter()
+    code, _ = run(["train", "char-bilstm", "--out", str(tmp_path / "ro"), "--profile", "smoke"])
+    err = capsys.readouterr().err
+    assert code == 2 and one_line(err) and "Cannot write into" in err and "Permission denied" in err, err
+    assert time.perf_counter() - t0 < 5 and "epoch" not in err
+
+
 HOLD = ("import sys, time; from prodtags.persist import output_lock\n"
         "with output_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(float(sys.argv[2]))")
 

@@ -271,8 +271,9 @@ def _is_extend(c: str) -> bool:  # joins the cluster before it: marks, joiners, 
             or 0xE0020 <= ord(c) <= 0xE007F)
 
 def _is_regional(c: str) -> bool: return 0x1F1E6 <= ord(c) <= 0x1F1FF   # two of them make a flag
-def _is_pictographic(c: str) -> bool:  # emoji and other pictographs (regional indicators are not)
-    return (unicodedata.category(c) == "So" or 0x1F000 <= ord(c) <= 0x1FAFF) and not _is_regional(c)
+def _is_pictographic(c: str) -> bool:  # emoji and other pictographs (regional indicators and skin tones are not)
+    return ((unicodedata.category(c) == "So" or 0x1F000 <= ord(c) <= 0x1FAFF) and not _is_regional(c)
+            and not 0x1F3FB <= ord(c) <= 0x1F3FF)
 
 def grapheme_starts(text: str) -> list[bool]:
     """For each position of `text` (and `len(text)`), whether a user-perceived character (grapheme cluster) starts

@@ -21,10 +21,10 @@ if TYPE_CHECKING: import torch  # imported where it is used: `import prodtags` a
 # %% auto #0
 __all__ = ['PROFILE_ENV', 'PROFILES', 'DEVICE_ENV', 'EPOCH_SEED_STRIDE', 'CACHE_ENV', 'DATA_ENV', 'DEFAULT_TAGGER_ENV',
            'PROGRESS_ENV', 'EXTRAS', 'ProdtagsError', 'ConfigError', 'DataNotFoundError', 'DataFormatError',
-           'ChecksumError', 'CheckpointError', 'Profile', 'get_profile', 'Settings', 'get_device', 'autocast_dtype',
-           'seed_everything', 'epoch_seed', 'cache_dir', 'atomic_write', 'write_json', 'read_json', 'atomic_dir',
-           'TagSpan', 'LabelScore', 'show_progress', 'environment', 'MissingExtraError', 'install_hint',
-           'missing_modules', 'require']
+           'ChecksumError', 'CheckpointError', 'ProdtagsWarning', 'Profile', 'get_profile', 'Settings', 'get_device',
+           'autocast_dtype', 'seed_everything', 'epoch_seed', 'cache_dir', 'current_umask', 'atomic_write',
+           'write_json', 'read_json', 'follow_umask', 'atomic_dir', 'TagSpan', 'LabelScore', 'show_progress',
+           'environment', 'MissingExtraError', 'install_hint', 'missing_modules', 'require']
 
 # %% ../nbs/00_core.ipynb #1095b47f
 class ProdtagsError(Exception):
@@ -44,6 +44,9 @@ class ChecksumError(ProdtagsError):
 
 class CheckpointError(ProdtagsError):
     "A model or checkpoint folder is missing, incomplete or corrupt."
+
+class ProdtagsWarning(UserWarning):
+    "Something prodtags did for you that changes the result (a title cut to the maximum length, say)."
 
 # %% ../nbs/00_core.ipynb #9eaae34b
 PROFILE_ENV = "PRODTAGS_PROFILE"
@@ -163,12 +166,19 @@ def cache_dir(*parts: str, create: bool = True) -> Path:
     return path
 
 # %% ../nbs/00_core.ipynb #f3a7b163
+def current_umask() -> int:
+    "The process's umask (the permission bits new files and folders must not have)."
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
 def atomic_write(path: str | Path, data: bytes | str) -> Path:
     "Write `data` to `path` so that readers see the old file or the new one, never a partial one."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600 files; a saved file follows the umask
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush(); os.fsync(f.fileno())
@@ -186,6 +196,13 @@ def read_json(path: str | Path) -> Any:
     "Read a JSON file written by `write_json`."
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
+def follow_umask(folder: str | Path):
+    "Give `folder` and everything below it the permissions the umask allows (mkdtemp and some writers make 0600/0700)."
+    mask = current_umask()
+    for root, dirs, files in os.walk(folder):
+        os.chmod(root, 0o777 & ~mask)
+        for name in files: os.chmod(os.path.join(root, name), 0o666 & ~mask)
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     "Yield a temporary folder; on success it replaces `path` as a whole, on error it is removed."
@@ -194,6 +211,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
         yield tmp
+        follow_umask(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

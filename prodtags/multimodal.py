@@ -29,7 +29,7 @@ from .data import (FASHION_MNIST_CLASSES, FASHION_MNIST_CLASSES_ZH, TaggedTitle,
 from .gan import GRID, SIDE, SmallCNN
 from .loop import TrainConfig, fit
 from .persist import ConfiguredModule, load_model, write_model_files
-from .taggers import CharBigramEmbedding, ProductClassifier
+from .taggers import CharBigramEmbedding, ProductClassifier, read_vocab
 
 # %% auto #0
 __all__ = ['PRODUCT_WORD_RULES', 'NOT_PRODUCT_WORDS', 'MASK_CHAR', 'EFFNET_CHANNELS', 'FUSIONS', 'IMAGE_ENCODERS', 'CONDITIONS',
@@ -462,8 +462,10 @@ class MultimodalClassifier(ProductClassifier):
     def load(cls, folder: str | Path, device: torch.device | str | None = None) -> "MultimodalClassifier":
         "The classifier saved in `folder` (also reachable through `prodtags.taggers.load_tagger`)."
         model, meta = load_model(folder, device, base=FusionClassifier)
-        if "vocab" not in meta: raise CheckpointError(f"{folder} holds a fusion model but no vocabulary.")
-        return cls(model, Vocab.from_json(meta["vocab"]), device, meta.get("top_k", 3))
+        top_k = meta.get("top_k", 3)
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise CheckpointError(f"{folder}: config.json's top_k should be a whole number of at least 1.")
+        return cls(model, read_vocab(folder, meta, model.config.get("vocab_size")), device, top_k)
 
     def __repr__(self):
         c = self.model.config

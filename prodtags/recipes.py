@@ -19,10 +19,12 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from .core import (DEFAULT_TAGGER_ENV, ConfigError, MissingExtraError, Profile, Settings, cache_dir, environment,
-                           get_device, get_profile, install_hint, missing_modules, seed_everything, write_json)
-from .data import TAOBAO_TYPES, TaggedTitle, TagSet, Vocab, encode_titles, load_taobao, make_loader
+from .core import (DEFAULT_TAGGER_ENV, CheckpointError, ConfigError, MissingExtraError, Profile, Settings,
+                           cache_dir, environment, get_device, get_profile, install_hint, missing_modules,
+                           seed_everything, write_json)
+from .data import TAOBAO_TYPES, TaggedTitle, TagSet, Vocab, data_record, encode_titles, load_taobao, make_loader
 from .loop import TrainConfig, fit
+from .persist import output_lock
 from .taggers import (CharBigramEmbedding, CharTagger, Predictor, SpanTagger, TaggerModel, load_tagger,
                               tagger_folder)
 
@@ -146,6 +148,7 @@ def results_record(technique: str, tagger: SpanTagger, cpu_tagger: SpanTagger, e
     `state` is `fit`'s loop state (epochs, training time, history); a run without `fit` passes `train_seconds`."""
     profile = get_profile(profile)
     record = {"technique": technique, "kind": tagger.kind, "data": "taobao", "seed": seed,
+              "data_files": data_record(*(f"taobao_ner/{s}.txt" for s in ("train", "dev", "test"))),
               **environment(profile, tagger.device), "date": time.strftime("%Y-%m-%d"), "parameters": parameters,
               "train_titles": train_titles}
     if state:
@@ -166,6 +169,12 @@ def train_taobao_tagger(technique: str, build_model: Callable[[int, int, TaggerS
     """Train `build_model(vocab_size, num_labels, settings)` on Taobao NER into `out_dir`.
     Returns the tagger (best epoch on dev_clean) and its results record. `settings` replaces the profile's
     `TaggerSettings` (a smaller budget for a sweep, say); `train_config` overrides `TrainConfig` fields."""
+    with output_lock(out_dir):  # writable and ours, checked before any data is read
+        tagger, results = _train_taobao_tagger(technique, build_model, out_dir, profile, seed, lr, progress, resume,
+                                               settings, **train_config)
+    return tagger, results
+
+def _train_taobao_tagger(technique, build_model, out_dir, profile, seed, lr, progress, resume, settings, **train_config):
     profile, device = get_profile(profile), get_device()
     settings = settings or TaggerSettings.for_profile(profile)
     out_dir = Path(out_dir)
@@ -234,8 +243,14 @@ def default_tagger(profile: Profile | str | None = None, device: torch.device | 
     "The default tagger of `profile`, trained into the cache on first use (a few minutes on a laptop CPU)."
     out = default_tagger_dir(profile)
     if not (out / "tagger" / "config.json").is_file():
-        recipe = default_recipe()
-        print(f"No default tagger yet: training {recipe.name} ({recipe.summary}) once into the cache; later calls "
-              f"reuse it.", file=sys.stderr)
-        recipe.load()(out, profile=profile, progress=progress)
+        with output_lock(out, wait=True, what="training the default tagger"):  # a second caller waits, then loads
+            if not (out / "tagger" / "config.json").is_file():
+                recipe = default_recipe()
+                print(f"No default tagger yet: training {recipe.name} ({recipe.summary}) once into the cache; later "
+                      f"calls reuse it.", file=sys.stderr)
+                train = recipe.load()
+                try: train(out, profile=profile, progress=progress)
+                except CheckpointError as e:  # a killed run of another prodtags version or other settings
+                    print(f"Starting the default tagger afresh: {e}", file=sys.stderr)
+                    train(out, profile=profile, progress=progress, resume=False)
     return load_tagger(tagger_folder(out), device)

@@ -5,12 +5,14 @@
 # %% ../nbs/06_loop.ipynb #9a386d8c
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Protocol, runtime_checkable
+from typing import Any, Callable, Iterable, Iterator, Protocol, runtime_checkable
 
 import torch
 from safetensors.torch import load_file
@@ -22,7 +24,8 @@ from .data import to_device
 from .persist import load_checkpoint, save_checkpoint, save_weights
 
 # %% auto #0
-__all__ = ['Trainable', 'check_trainable', 'make_optimizer', 'warmup_linear', 'TrainConfig', 'fit']
+__all__ = ['Trainable', 'check_trainable', 'make_optimizer', 'warmup_linear', 'TrainConfig', 'Replicas', 'data_parallel',
+           'LossModule', 'fit']
 
 # %% ../nbs/06_loop.ipynb #c88af2cb
 @runtime_checkable
@@ -69,11 +72,44 @@ class TrainConfig:
     mode: str = "max"           # 'max' or 'min'
     seed: int = 0
 
+class Replicas(Protocol):
+    """How `fit` runs as one of several data-parallel processes (`prodtags.distributed` implements it with
+    torch.distributed). Every process calls `fit` with the same model, loader and settings."""
+    is_main: bool                                   # the one process that logs and writes checkpoints
+
+    def shard(self, loader: Iterable[dict]) -> Iterable[dict]: ...   # this process's part of every global batch
+    def wrap(self, module: nn.Module) -> nn.Module: ...               # e.g. DistributedDataParallel(module)
+    def average(self, value: float) -> float: ...                     # the mean of `value` over processes
+    def barrier(self) -> None: ...                                    # wait until every process is here
+    def done(self, state: dict) -> None: ...                          # called on every process when training ends
+
+_REPLICAS: contextvars.ContextVar = contextvars.ContextVar("prodtags_replicas", default=None)
+
+@contextlib.contextmanager
+def data_parallel(replicas: Replicas) -> Iterator[Replicas]:
+    "Inside this block every `fit` call (from any recipe) trains as one of `replicas`."
+    token = _REPLICAS.set(replicas)
+    try: yield replicas
+    finally: _REPLICAS.reset(token)
+
+class LossModule(nn.Module):
+    "`forward(batch)` is `model.loss(batch)`: DistributedDataParallel synchronises gradients only through `forward`."
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor: return self.model.loss(batch)
+
 def fit(model: Trainable, train_loader: Iterable[dict], config: TrainConfig,
         evaluate: Callable[[nn.Module], dict] | None = None, out_dir: str | Path | None = None, resume: bool = True,
-        device: torch.device | str | None = None, progress: bool = True) -> dict:
-    "Train `model` on `train_loader`; returns the loop state (history, best score and epoch)."
+        device: torch.device | str | None = None, progress: bool = True, replicas: Replicas | None = None) -> dict:
+    """Train `model` on `train_loader`; returns the loop state (history, best score and epoch).
+    With `replicas` (default: those of an enclosing `data_parallel` block) this process trains its shard of every
+    batch; only the main process prints and writes `out_dir`."""
     check_trainable(model)
+    replicas = replicas or _REPLICAS.get()
+    main = replicas is None or replicas.is_main
+    progress = progress and main
     bars = progress and show_progress()  # per-epoch lines print with `progress`; bars also heed $PRODTAGS_PROGRESS
     if config.grad_accum < 1: raise ConfigError(f"grad_accum must be at least 1, got {config.grad_accum}.")
     if config.mode not in ("max", "min"): raise ConfigError(f"mode must be 'max' or 'min', got {config.mode!r}.")
@@ -97,26 +133,33 @@ def fit(model: Trainable, train_loader: Iterable[dict], config: TrainConfig,
     if ckpt and resume and (ckpt / "state.json").is_file():
         state = load_checkpoint(ckpt, model, opt, sched)
         if progress: print(f"Resuming after epoch {state['epoch']} (best {monitor} {state['best']}).")
+    if replicas: train_loader = replicas.shard(train_loader)
+    runner = replicas.wrap(LossModule(model)) if replicas else LossModule(model)
     for epoch in range(state["epoch"], config.epochs):
         if state["stopped_early"]: break
-        if hasattr(getattr(train_loader, "batch_sampler", None), "set_epoch"): train_loader.batch_sampler.set_epoch(epoch)
+        for sampler in {id(s): s for s in (getattr(train_loader, "batch_sampler", None), getattr(train_loader, "sampler", None))}.values():
+            if hasattr(sampler, "set_epoch"): sampler.set_epoch(epoch)   # a new shuffle each epoch, the same on every process
         model.train()
         t0, loss_sum, n = time.perf_counter(), 0.0, 0
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not bars, leave=False)
         for i, batch in enumerate(bar):
             batch = to_device(batch, device)
-            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-                loss = model.loss(batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"Loss became {loss.item()} at epoch {epoch + 1}, batch {i}. Lower the "
-                                         f"learning rate (now {config.lr}) or check the inputs.")
-            (loss / config.grad_accum).backward()
+            step_now = (i + 1) % config.grad_accum == 0 or i + 1 == len(train_loader)
+            # Accumulating: no gradient all-reduce until the last micro-batch of the step.
+            with contextlib.nullcontext() if step_now or not hasattr(runner, "no_sync") else runner.no_sync():
+                with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+                    loss = runner(batch)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"Loss became {loss.item()} at epoch {epoch + 1}, batch {i}. Lower the "
+                                             f"learning rate (now {config.lr}) or check the inputs.")
+                (loss / config.grad_accum).backward()
             loss_sum += loss.item(); n += 1
-            if (i + 1) % config.grad_accum == 0 or i + 1 == len(train_loader):
+            if step_now:
                 nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
                 opt.step(); sched.step(); opt.zero_grad(set_to_none=True); state["step"] += 1
             bar.set_postfix(loss=f"{loss_sum / n:.4f}")
-        record = {"epoch": epoch + 1, "train_loss": loss_sum / n, "lr": sched.get_last_lr()[0],
+        train_loss = replicas.average(loss_sum / n) if replicas else loss_sum / n
+        record = {"epoch": epoch + 1, "train_loss": train_loss, "lr": sched.get_last_lr()[0],
                   "train_seconds": time.perf_counter() - t0}
         if evaluate:
             model.eval(); record |= evaluate(model)
@@ -126,11 +169,11 @@ def fit(model: Trainable, train_loader: Iterable[dict], config: TrainConfig,
         score = record[monitor]
         if state["best"] is None or better(score, state["best"]):
             state.update(best=score, best_epoch=epoch + 1, bad_epochs=0)
-            if out_dir:
+            if out_dir and main:
                 (out_dir / "best").mkdir(parents=True, exist_ok=True)
                 save_weights(model, out_dir / "best" / "model.safetensors")
                 write_json(out_dir / "best" / "best.json", {"epoch": epoch + 1, monitor: score})
-            else: best_state = copy.deepcopy(model.state_dict())
+            elif not out_dir: best_state = copy.deepcopy(model.state_dict())
         else:
             state["bad_epochs"] += 1
             state["stopped_early"] = state["bad_epochs"] >= config.patience
@@ -138,10 +181,12 @@ def fit(model: Trainable, train_loader: Iterable[dict], config: TrainConfig,
         if progress:
             shown = {k: round(v, 4) for k, v in record.items() if isinstance(v, float) and k != "lr"}
             print(f"epoch {epoch + 1}: {shown}" + ("  * best" if state["best_epoch"] == epoch + 1 else ""))
-        if ckpt: save_checkpoint(ckpt, model, opt, sched, state)
+        if ckpt and main: save_checkpoint(ckpt, model, opt, sched, state)
+    if replicas: replicas.barrier()   # the main process has written best/ before anyone reads it
     # Hand back the best model, not the last one.
     if out_dir and (out_dir / "best" / "model.safetensors").is_file():
         model.load_state_dict(load_file(str(out_dir / "best" / "model.safetensors")))
     elif best_state is not None: model.load_state_dict(best_state)
     model.eval()
+    if replicas: replicas.done(state)
     return state

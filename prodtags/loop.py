@@ -44,13 +44,15 @@ def check_trainable(model) -> None:
                         f"{type(model).__name__} " + (f"lacks {', '.join(missing)}." if missing else "is not an nn.Module."))
 
 # %% ../nbs/06_loop.ipynb #444c19a8
-def make_optimizer(model: nn.Module, lr: float, weight_decay: float = 0.01) -> torch.optim.AdamW:
-    "AdamW with decay on weight matrices and none on biases, norms and other 1-D parameters."
+def make_optimizer(model: nn.Module, lr: float, weight_decay: float = 0.01, fused: bool | None = None) -> torch.optim.AdamW:
+    """AdamW with decay on weight matrices and none on biases, norms and other 1-D parameters. `fused` (one kernel
+    for all parameters) defaults to on for CUDA parameters."""
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
+    if fused is None: fused = bool(params) and params[0].is_cuda
     return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+                              {"params": no_decay, "weight_decay": 0.0}], lr=lr, fused=fused or None)
 
 def warmup_linear(step: int, warmup_steps: int, total_steps: int) -> float:
     "Learning-rate factor: linear rise for `warmup_steps`, then linear decay to 0 at `total_steps`."
@@ -71,6 +73,9 @@ class TrainConfig:
     monitor: str = "f1"         # key of evaluate()'s dict; 'train_loss' without evaluate
     mode: str = "max"           # 'max' or 'min'
     seed: int = 0
+    precision: str = "auto"     # 'auto' (bf16 autocast on CUDA), 'bf16' (also on CPU) or 'fp32'
+    fused_adamw: bool | None = None   # None: fused on CUDA
+    compile: bool = False       # torch.compile the loss computation (pays a compile at the first batches)
 
 class Replicas(Protocol):
     """How `fit` runs as one of several data-parallel processes (`prodtags.distributed` implements it with
@@ -91,6 +96,11 @@ def data_parallel(replicas: Replicas) -> Iterator[Replicas]:
     token = _REPLICAS.set(replicas)
     try: yield replicas
     finally: _REPLICAS.reset(token)
+
+def _no_sync(runner: nn.Module):
+    "DDP's `no_sync()`, also when torch.compile has wrapped the DDP module."
+    inner = getattr(runner, "_orig_mod", runner)
+    return inner.no_sync() if hasattr(inner, "no_sync") else contextlib.nullcontext()
 
 class LossModule(nn.Module):
     "`forward(batch)` is `model.loss(batch)`: DistributedDataParallel synchronises gradients only through `forward`."
@@ -113,18 +123,20 @@ def fit(model: Trainable, train_loader: Iterable[dict], config: TrainConfig,
     bars = progress and show_progress()  # per-epoch lines print with `progress`; bars also heed $PRODTAGS_PROGRESS
     if config.grad_accum < 1: raise ConfigError(f"grad_accum must be at least 1, got {config.grad_accum}.")
     if config.mode not in ("max", "min"): raise ConfigError(f"mode must be 'max' or 'min', got {config.mode!r}.")
+    if config.precision not in ("auto", "bf16", "fp32"):
+        raise ConfigError(f"precision must be 'auto', 'bf16' or 'fp32', got {config.precision!r}.")
     if len(train_loader) == 0: raise ConfigError("The training loader is empty: no titles to train on.")
     device = get_device(device)
     model.to(device)
     seed_everything(config.seed)
     monitor = config.monitor if evaluate else "train_loss"
     better = (lambda a, b: a > b) if (config.mode == "max" and evaluate) else (lambda a, b: a < b)
-    opt = make_optimizer(model, config.lr, config.weight_decay)
+    opt = make_optimizer(model, config.lr, config.weight_decay, config.fused_adamw)
     steps_per_epoch = math.ceil(len(train_loader) / config.grad_accum)
     total = steps_per_epoch * config.epochs
     warmup = int(config.warmup_ratio * total)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_linear(s, warmup, total))
-    dtype = autocast_dtype(device)
+    dtype = {"auto": autocast_dtype(device), "bf16": torch.bfloat16, "fp32": None}[config.precision]
     state = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "bad_epochs": 0, "stopped_early": False,
              "history": [], "config": asdict(config)}
     out_dir = Path(out_dir) if out_dir else None
@@ -135,6 +147,7 @@ def fit(model: Trainable, train_loader: Iterable[dict], config: TrainConfig,
         if progress: print(f"Resuming after epoch {state['epoch']} (best {monitor} {state['best']}).")
     if replicas: train_loader = replicas.shard(train_loader)
     runner = replicas.wrap(LossModule(model)) if replicas else LossModule(model)
+    if config.compile: runner = torch.compile(runner)
     for epoch in range(state["epoch"], config.epochs):
         if state["stopped_early"]: break
         for sampler in {id(s): s for s in (getattr(train_loader, "batch_sampler", None), getattr(train_loader, "sampler", None))}.values():
@@ -146,7 +159,7 @@ def fit(model: Trainable, train_loader: Iterable[dict], config: TrainConfig,
             batch = to_device(batch, device)
             step_now = (i + 1) % config.grad_accum == 0 or i + 1 == len(train_loader)
             # Accumulating: no gradient all-reduce until the last micro-batch of the step.
-            with contextlib.nullcontext() if step_now or not hasattr(runner, "no_sync") else runner.no_sync():
+            with contextlib.nullcontext() if step_now or not replicas else _no_sync(runner):
                 with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                     loss = runner(batch)
                 if not torch.isfinite(loss):

@@ -68,12 +68,17 @@ def _read_titles(args, stdin: TextIO) -> list[str]:
     if args.file:
         path = Path(args.file)
         if not path.is_file(): raise DataNotFoundError(f"--file {path}: no such file.")
-        try: return path.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError as e: raise DataFormatError(f"--file {path}: not UTF-8 ({e}).") from None
+        return _file_lines(path)
     if args.texts and args.texts != ["-"]: return list(args.texts)
     if stdin.isatty():
         raise ProdtagsError("No titles given: pass them as arguments, with --file, or on standard input.")
-    return [line.rstrip("\n") for line in stdin]
+    return (line.rstrip("\n") for line in stdin)   # read as tagged: `tag` streams (80_performance)
+
+def _file_lines(path: Path):
+    "The file's lines, read lazily."
+    with path.open(encoding="utf-8", newline="\n") as f:
+        try: yield from (line.rstrip("\n") for line in f)
+        except UnicodeDecodeError as e: raise DataFormatError(f"--file {path}: not UTF-8 ({e}).") from None
 
 def _load(model: str | None):
     "The tagger `--model` names, or the default tagger (trained once, its progress on stderr)."
@@ -119,6 +124,7 @@ def cmd_tag(args, out: TextIO, stdin: TextIO) -> int:
     titles = _read_titles(args, stdin)
     tagger = _load(args.model)
     if isinstance(tagger, ProductClassifier):
+        titles = list(titles)
         images = [args.image] * len(titles) if args.image else None
         for text, labels in zip(titles, tagger.predict(titles, images, batch_size=args.batch_size)):
             print(format_labels_jsonl(text, labels, args.image) if args.format == "jsonl"
@@ -127,7 +133,13 @@ def cmd_tag(args, out: TextIO, stdin: TextIO) -> int:
     if args.image:
         raise ProdtagsError(f"--image: {type(tagger).__name__} is a span tagger and reads titles only; photos need a "
                             f"multimodal product classifier (see nbs/60_multimodal.ipynb).")
-    for text, spans in zip(titles, tagger.predict(titles, batch_size=args.batch_size)):
+    from .distributed import tag_in_processes, tag_stream   # read, tag a batch, write: constant memory (80_performance)
+    if args.workers > 1:
+        if args.format != "jsonl": raise ProdtagsError("--workers needs --format jsonl.")
+        folder = tagger_folder(args.model) if args.model else tagger_folder(default_tagger_dir())
+        for line in tag_in_processes(folder, titles, args.workers, args.batch_size): print(line, file=out)
+        return 0
+    for text, spans in tag_stream(tagger, titles, batch_size=args.batch_size):
         print(format_jsonl(text, spans) if args.format == "jsonl" else format_table(text, spans), file=out)
     return 0
 
@@ -164,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--file", default=None, help="a UTF-8 file with one title per line")
     g.add_argument("--format", choices=("table", "jsonl"), default="table")
     g.add_argument("--batch-size", type=int, default=64)
+    g.add_argument("--workers", type=int, default=1, help="tagging processes, each loading the tagger once (jsonl only)")
     g.add_argument("--image", default=None, help="a product photo, for a multimodal product classifier")
     ls = sub.add_parser("list", help="list saved taggers and classifiers (in ./models and the cache, or the folders given)")
     ls.add_argument("roots", nargs="*", help="folders to search (default: ./models and the cache)")

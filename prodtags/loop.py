@@ -147,7 +147,7 @@ def fit(model: Trainable, train_loader: Iterable[dict], config: TrainConfig,
         if progress: print(f"Resuming after epoch {state['epoch']} (best {monitor} {state['best']}).")
     if replicas: train_loader = replicas.shard(train_loader)
     runner = replicas.wrap(LossModule(model)) if replicas else LossModule(model)
-    if config.compile: runner = torch.compile(runner)
+    if config.compile: runner = torch.compile(runner, dynamic=True)   # batch shapes vary from batch to batch
     for epoch in range(state["epoch"], config.epochs):
         if state["stopped_early"]: break
         for sampler in {id(s): s for s in (getattr(train_loader, "batch_sampler", None), getattr(train_loader, "sampler", None))}.values():

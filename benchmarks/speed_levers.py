@@ -2,7 +2,7 @@
 
     python benchmarks/speed_levers.py train [--titles 512] [--batch-size 32]     # training levers, one process each
     python benchmarks/speed_levers.py infer [--tagger DIR]                      # int8 and torch.compile at inference
-    python benchmarks/speed_levers.py stream --model DIR [--titles 1000000]     # catalogue-scale `prodtags tag`
+    python benchmarks/speed_levers.py stream --model DIR [--sizes 1000000]     # catalogue-scale `prodtags tag`
 
 `train`: the BERT token classifier of trainer_vs_loop.py (small on CPU, BERT-base shape on CUDA) trained by the
 prodtags loop, one lever changed at a time, each in a fresh process so that its peak memory is its own; a warm-up
@@ -165,9 +165,9 @@ def catalogue_file(path: Path, n: int, seed: int = 0) -> Path:
 
 def stream(args) -> dict:
     "`prodtags tag --file` over a big file with 1 and 2 workers: titles/s and peak memory of the whole command."
-    src = catalogue_file(Path(args.scratch) / f"catalogue_{args.titles}.txt", args.titles)
     rows, load_before = [], os.getloadavg()
-    for workers in args.workers:
+    for n, workers in [(n, w) for n in args.sizes for w in args.workers]:
+        src = catalogue_file(Path(args.scratch) / f"catalogue_{n}.txt", n)
         t0 = time.perf_counter()
         cmd = [sys.executable, "-c", "import sys; from prodtags.cli import main; sys.exit(main())", "tag", "--model", args.model, "--file", str(src), "--format", "jsonl",
                "--workers", str(workers)]
@@ -178,9 +178,9 @@ def stream(args) -> dict:
         seconds = time.perf_counter() - t0
         rc, maxrss_kib = map(int, r.stdout.split())
         lines = sum(1 for _ in open(Path(args.scratch) / "tags.jsonl", encoding="utf-8"))
-        rows.append({"workers": workers, "titles": args.titles, "lines_out": lines, "seconds": seconds, "returncode": rc,
-                     "titles_per_s": args.titles / seconds, "peak_rss_mib_largest_process": maxrss_kib / 1024})
-        print(f"{workers} worker(s): {args.titles / seconds:8.0f} titles/s, {seconds:.0f} s, largest process peak "
+        rows.append({"workers": workers, "titles": n, "lines_out": lines, "seconds": seconds, "returncode": rc,
+                     "titles_per_s": n / seconds, "peak_rss_mib_largest_process": maxrss_kib / 1024})
+        print(f"{n} titles, {workers} worker(s): {n / seconds:8.0f} titles/s, {seconds:.0f} s, largest process peak "
               f"{maxrss_kib / 1024:.0f} MiB, {lines} lines out (exit {rc})", flush=True)
     return {"benchmark": "catalogue_stream", **machine(torch.device("cpu")), "model": Path(args.model).name,
             "loadavg_before": load_before, "loadavg_after": os.getloadavg(), "rows": rows}
@@ -191,7 +191,7 @@ def main(argv=None) -> int:
     p.add_argument("what", choices=("train", "train-one", "infer", "stream"))
     p.add_argument("lever", nargs="?", choices=list(LEVERS))
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--titles", type=int, default=None, help="train: 512 (CPU) / 4096 (CUDA); stream: 1,000,000")
+    p.add_argument("--titles", type=int, default=None, help="train: 512 (CPU) / 4096 (CUDA)")
     p.add_argument("--batch-size", type=int, default=None, help="32 on CPU, 64 on CUDA")
     p.add_argument("--tagger", default=None, help="infer: a trained e5-ner folder (default: fine-tune one into models/e5-bench)")
     p.add_argument("--finetune-titles", type=int, default=1000)
@@ -199,6 +199,7 @@ def main(argv=None) -> int:
     p.add_argument("--n-single", type=int, default=50)
     p.add_argument("--model", default="models/char-bilstm", help="stream: the tagger to run")
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--sizes", type=int, nargs="+", default=[1_000_000], help="stream: file sizes (titles) to tag")
     p.add_argument("--scratch", default="/tmp")
     p.add_argument("--out", default="results/performance")
     args = p.parse_args(argv)
@@ -211,7 +212,6 @@ def main(argv=None) -> int:
         record = train_levers(args, device); name = f"speed_levers_train_{device.type}.json"
     elif args.what == "infer": record = infer_levers(args, device); name = "speed_levers_infer_cpu.json"
     else:
-        args.titles = args.titles or 1_000_000
         record = stream(args); name = "catalogue_stream_cpu.json"
     print(f"load average {record['loadavg_before']} -> {record['loadavg_after']}; written to {write_json(Path(args.out) / name, record)}")
     return 0

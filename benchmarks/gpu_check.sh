@@ -42,7 +42,7 @@ if [[ -n "${DRY_RUN:-}" ]]; then
   DEV=cpu; PROFILE=smoke; TVL=(--device cpu --titles 64 --batch-sizes 16); export OMP_NUM_THREADS=1
   OUT=${OUT_DRY:-/tmp/gpu_check_dry}
 else
-  DEV=cuda; PROFILE=gpu; TVL=(--device cuda --titles 4096 --batch-sizes 64 256 --compile)
+  DEV=cuda; PROFILE=gpu; TVL=(--device cuda --titles 2048 --batch-sizes 64 256 --compile)
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 fi
 exec > >(tee gpu_check.log) 2>&1
@@ -63,7 +63,7 @@ print("encoder restored to float32 in the cache")
 PYEOF
 $PY -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__, 'cuda', torch.cuda.is_available())"
 # 1. Trainer against the prodtags loop: sequences/s, useful tokens/s, peak memory, MFU against a measured bf16 matmul peak.
-timeout 200 $PY benchmarks/trainer_vs_loop.py "${TVL[@]}" --out "$OUT" || echo "trainer_vs_loop: exit $?"
+timeout 180 $PY benchmarks/trainer_vs_loop.py "${TVL[@]}" --out "$OUT" || echo "trainer_vs_loop: exit $?"
 # 2. The data-parallel entry point on NCCL (world size 1) training the pretrained tagger in the gpu profile.
 timeout 200 $PY -m prodtags.distributed e5-ner --nproc 1 --profile "$PROFILE" --out runs/gpu-check-e5 --no-resume \
   --results-dir "$OUT" || echo "distributed e5-ner: exit $?"

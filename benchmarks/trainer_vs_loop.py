@@ -161,6 +161,13 @@ def main(argv=None) -> int:
     peak = matmul_peak(device, dtype)
     load_before = os.getloadavg()
     rows = []
+    name = torch.cuda.get_device_name(device) if cuda else (platform.processor() or platform.machine())
+    record = {"benchmark": "trainer_vs_loop", "device": str(device), "device_name": name, "dtype": str(dtype).split(".")[1],
+              "model": {**SHAPES[device.type], "vocab_size": VOCAB_SIZE}, "titles": len(items),
+              "matmul_peak_tflops": peak / 1e12, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+              "loadavg_before": load_before, "torch": torch.__version__,
+              "transformers": __import__("transformers").__version__, "date": time.strftime("%Y-%m-%d %H:%M"), "rows": rows}
+    path = Path(args.out) / f"trainer_vs_loop_{device.type}.json"
     variants = [("trainer", dict()), ("trainer, group_by_length", dict(grouped=True)), ("prodtags loop", dict())]
     if args.compile: variants += [("trainer + compile", dict(compile=True)), ("prodtags loop + compile", dict(compile=True))]
     for bs in sizes:
@@ -169,6 +176,7 @@ def main(argv=None) -> int:
             r = run(build_model(device), items, bs, device, **kw)
             r |= {"variant": name, "batch_size": bs, "mfu": r["flops_per_s"] / peak}
             rows.append(r)
+            write_json(path, {**record, "loadavg_after": os.getloadavg(), "complete": False})   # a cut-short run keeps its rows
             print(f"batch {bs:4d}  {name:26s} {r['sequences_per_s']:8.1f} seq/s {r['useful_tokens_per_s']:10.0f} tok/s "
                   f"pad {100 * r['padding_share']:4.1f}%  peak {r['peak_mib']:7.0f} MiB  MFU {100 * r['mfu']:5.1f}%", flush=True)
     for bs in sizes:
@@ -178,13 +186,8 @@ def main(argv=None) -> int:
                 r["speedup_vs_trainer"] = r["sequences_per_s"] / base["sequences_per_s"]
                 r["memory_vs_trainer"] = r["peak_mib"] / base["peak_mib"]
         print(f"batch {bs}: " + ", ".join(f"{r['variant']} {r['speedup_vs_trainer']:.2f}x" for r in rows if r["batch_size"] == bs))
-    name = torch.cuda.get_device_name(device) if cuda else (platform.processor() or platform.machine())
-    record = {"benchmark": "trainer_vs_loop", "device": str(device), "device_name": name, "dtype": str(dtype).split(".")[1],
-              "model": {**SHAPES[device.type], "vocab_size": VOCAB_SIZE}, "titles": len(items),
-              "matmul_peak_tflops": peak / 1e12, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-              "loadavg_before": load_before, "loadavg_after": os.getloadavg(), "torch": torch.__version__,
-              "transformers": __import__("transformers").__version__, "date": time.strftime("%Y-%m-%d %H:%M"), "rows": rows}
-    path = write_json(Path(args.out) / f"trainer_vs_loop_{device.type}.json", record)
+    record |= {"loadavg_after": os.getloadavg(), "complete": True}
+    write_json(path, record)
     print(f"matmul peak {peak / 1e12:.2f} TFLOP/s ({record['dtype']}); load average {load_before} -> {record['loadavg_after']}; "
           f"written to {path}")
     return 0

@@ -7,7 +7,8 @@ time): on CPU a small one (4 layers, width 256), on CUDA the BERT-base shape (12
 21,128), randomly initialised: throughput does not depend on the weights. Each trainer runs one warm-up pass over
 the titles (compilation, allocator) and then a timed pass. Printed and written as a results record: sequences/s,
 useful (non-pad) tokens/s, peak memory, and model-FLOPs utilisation against a matrix-multiply peak measured here,
-as ratios to Trainer. A benchmark, not a test: the numbers describe this machine and what else ran on it.
+as ratios to Trainer. Needs `pip install "prodtags[bert]" accelerate psutil` (Trainer needs accelerate). A benchmark,
+not a test: the numbers describe this machine and what else ran on it.
 """
 from __future__ import annotations
 

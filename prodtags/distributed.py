@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import collections
 import contextlib
 import datetime
@@ -16,7 +17,7 @@ import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import BinaryIO, Iterable, Iterator, Sequence
 
 import torch
 import torch.distributed as dist
@@ -25,15 +26,16 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 
 from .cli import format_jsonl
-from .core import DEVICE_ENV, ConfigError, TagSpan, write_json
+from .core import DEVICE_ENV, ConfigError, DataFormatError, TagSpan, require, write_json
+from .data import decode_lines
 from .loop import data_parallel
 from .recipes import find_recipe, write_results
 from .taggers import SpanTagger, load_tagger, tagger_folder
 
 # %% auto #0
 __all__ = ['TORCHRUN_VARS', 'ShardedBatchSampler', 'shard_loader', 'ReplicaDone', 'TorchReplicas', 'launched_by_torchrun',
-           'init_distributed', 'build_parser', 'main', 'batched', 'tag_stream', 'worker_tagger', 'tag_partition',
-           'tag_in_processes', 'dask_tag']
+           'init_distributed', 'build_parser', 'main', 'batched', 'stream_lines', 'tag_stream', 'worker_tagger',
+           'tag_partition', 'tag_in_processes', 'dask_tag']
 
 # %% ../nbs/80_performance.ipynb #a3a47939
 class ShardedBatchSampler(Sampler[list[int]]):
@@ -157,6 +159,18 @@ def batched(items: Iterable, n: int) -> Iterator[list]:
         if len(chunk) == n: yield chunk; chunk = []
     if chunk: yield chunk
 
+def stream_lines(source: str | Path | BinaryIO, name: str = "<input>", errors: str = "strict") -> Iterator[str]:
+    """The lines of a file (a path or a binary stream) by the one rule of `decode_lines`, read as they are used: memory
+    stays that of one line however long the file is. Errors name `name:line`."""
+    if isinstance(source, (str, Path)):
+        with open(source, "rb") as f: yield from stream_lines(f, name, errors)
+        return
+    for lineno, row in enumerate(source, 1):     # a binary file splits at b"\n" only, as decode_lines does
+        if lineno > 1 and row.startswith(codecs.BOM_UTF8): row = b"\n" + row   # only a leading BOM is dropped
+        try: lines = decode_lines(row, name, errors)
+        except DataFormatError as e: raise DataFormatError(str(e).replace(f"{name}:1:", f"{name}:{lineno}:", 1)) from None
+        yield from lines[-1:]          # a file holding only a BOM has no lines
+
 def tag_stream(tagger: SpanTagger, titles: Iterable[str], batch_size: int = 64) -> Iterator[tuple[str, list[TagSpan]]]:
     "`(title, spans)` for each title, tagged a batch at a time as the titles are read: memory is that of one batch."
     for chunk in batched(titles, batch_size):
@@ -193,7 +207,7 @@ def dask_tag(client, folder: str | Path, titles_path: str | Path, out_dir: str |
     """Tag a text file of titles (one per line) on a Dask cluster: each block of the file is a partition, each
     worker loads the tagger once (`worker_tagger`), and the JSON lines are written as `out_dir/part-*.jsonl`.
     `client` is a `dask.distributed.Client`; `folder` and the files must be reachable from every worker."""
-    import dask.bag as db
+    db = require("dask.bag", "scale", "dask_tag")
     titles = db.read_text(str(titles_path), blocksize=blocksize).map(lambda line: line.rstrip("\n").rstrip("\r"))
     lines = titles.map_partitions(tag_partition, str(folder), batch_size)
     Path(out_dir).mkdir(parents=True, exist_ok=True)

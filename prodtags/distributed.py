@@ -29,6 +29,7 @@ from .cli import format_jsonl
 from .core import DEVICE_ENV, ConfigError, DataFormatError, TagSpan, require, write_json
 from .data import decode_lines
 from .loop import data_parallel
+from .persist import joined_output
 from .recipes import find_recipe, write_results
 from .taggers import SpanTagger, load_tagger, tagger_folder
 
@@ -135,8 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 f"--nproc-per-node={args.nproc}", "-m", "prodtags.distributed", *rest])
     replicas = init_distributed(stop_others=True)
     try:
+        # The main process prints and holds --out's lock (taken by the recipe); the others neither print nor lock.
         quiet = contextlib.nullcontext() if replicas.is_main else contextlib.redirect_stdout(io.StringIO())
-        with quiet, data_parallel(replicas):
+        joined = contextlib.nullcontext() if replicas.is_main else joined_output(args.out)
+        with quiet, joined, data_parallel(replicas):
             try: _, results = find_recipe(args.recipe).load()(args.out, profile=args.profile, seed=args.seed,
                                                              resume=not args.no_resume)
             except ReplicaDone: return 0

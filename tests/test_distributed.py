@@ -150,3 +150,19 @@ def test_dask_local_cluster_tags_a_file_like_one_process(tagger_dir, tmp_path):
     assert len(parts) > 1, "the file should have been split over several partitions"
     lines = [l for p in sorted(parts, key=lambda p: int(Path(p).stem.split("-")[1])) for l in Path(p).read_text(encoding="utf-8").splitlines()]
     assert rounded(lines) == expected(tagger_dir)
+
+
+def test_the_entry_point_trains_a_recipe_on_two_processes(tmp_path):
+    "python -m prodtags.distributed RECIPE --nproc 2: torchrun started for the user, rank 0 alone prints and saves."
+    import json
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PRODTAGS_PROGRESS": "0", "PRODTAGS_PROFILE": "smoke",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([sys.executable, "-m", "prodtags.distributed", "char-bilstm", "--nproc", "2",
+                        "--out", str(tmp_path / "run")], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stdout.strip().splitlines()
+    assert sum(l.startswith("epoch 1:") for l in lines) == 1, "every process printed its epoch line"
+    summary = json.loads(lines[-1])
+    assert summary["world_size"] == 2 and summary["backend"] == "gloo"
+    assert (tmp_path / "run" / "tagger" / "config.json").is_file()
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["world_size"] == 2

@@ -99,18 +99,20 @@ def find_taggers(*roots: str | Path, skipped: list[tuple[str, str]] | None = Non
     return found
 
 # %% ../nbs/08_cli.ipynb #b1eaa79f
-def _read_titles(args, stdin: TextIO) -> list[str]:
-    "The titles to tag: one per line of --file or standard input, cut by the one rule of `decode_lines`."
-    from prodtags.data import decode_lines
+def _read_titles(args, stdin: TextIO) -> Iterable[str]:
+    """The titles to tag: one per line of --file or standard input, cut by the one rule of `decode_lines`, and read
+    as they are tagged (`stream_lines`), so that `tag` runs in constant memory."""
+    import io
+    from prodtags.distributed import stream_lines
     if args.file:
         path = Path(args.file)
         if not path.is_file(): raise DataNotFoundError(f"--file {path}: no such file.")
-        return decode_lines(path.read_bytes(), f"--file {path}", args.encoding_errors)
+        return stream_lines(path, f"--file {path}", args.encoding_errors)
     if args.texts and args.texts != ["-"]: return list(args.texts)
     if stdin.isatty():
         raise ProdtagsError("No titles given: pass them as arguments, with --file, or on standard input.")
-    raw = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode("utf-8", "surrogateescape")
-    return decode_lines(raw, "standard input", args.encoding_errors)
+    raw = stdin.buffer if hasattr(stdin, "buffer") else io.BytesIO(stdin.read().encode("utf-8", "surrogateescape"))
+    return stream_lines(raw, "standard input", args.encoding_errors)
 
 def _load(model: str | None):
     "The tagger `--model` names, or the default tagger (trained once, its progress on stderr)."
@@ -167,6 +169,7 @@ def cmd_tag(args, out: TextIO, stdin: TextIO) -> int:
     titles = _read_titles(args, stdin)
     tagger = _load(args.model)
     if isinstance(tagger, ProductClassifier):
+        titles = list(titles)
         images = [args.image] * len(titles) if args.image else None
         for text, labels in zip(titles, tagger.predict(titles, images, batch_size=args.batch_size)):
             print(format_labels_jsonl(text, labels, args.image) if args.format == "jsonl"
@@ -175,7 +178,15 @@ def cmd_tag(args, out: TextIO, stdin: TextIO) -> int:
     if args.image:
         raise ProdtagsError(f"--image: {type(tagger).__name__} is a span tagger and reads titles only; photos need a "
                             f"multimodal product classifier (see nbs/60_multimodal.ipynb).")
-    for text, spans in zip(titles, tagger.predict(titles, batch_size=args.batch_size)):
+    from prodtags.distributed import tag_in_processes, tag_stream   # read, tag a batch, write (80_performance)
+    if args.workers > 1:
+        from prodtags.recipes import default_tagger_dir
+        from prodtags.taggers import tagger_folder
+        if args.format != "jsonl": raise ProdtagsError("--workers needs --format jsonl.")
+        folder = tagger_folder(args.model if args.model else default_tagger_dir())
+        for line in tag_in_processes(folder, titles, args.workers, args.batch_size): print(line, file=out)
+        return 0
+    for text, spans in tag_stream(tagger, titles, batch_size=args.batch_size):
         print(format_jsonl(text, spans) if args.format == "jsonl" else format_table(text, spans), file=out)
     return 0
 
@@ -222,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--file", default=None, help="a UTF-8 file with one title per line")
     g.add_argument("--format", choices=("table", "jsonl"), default="table")
     g.add_argument("--batch-size", type=positive_int, default=64)
+    g.add_argument("--workers", type=positive_int, default=1, help="tagging processes, each loading the tagger once (jsonl)")
     g.add_argument("--encoding-errors", choices=("strict", "replace"), default="strict",
                    help="invalid UTF-8 in --file or standard input: an error naming the line (strict), or U+FFFD")
     g.add_argument("--image", default=None, help="a product photo, for a multimodal product classifier")

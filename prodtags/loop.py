@@ -5,13 +5,15 @@
 # %% ../nbs/06_loop.ipynb #9a386d8c
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import json
 import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Protocol, runtime_checkable
+from typing import Any, Callable, Iterable, Iterator, Protocol, runtime_checkable
 
 import torch
 from safetensors.torch import load_file
@@ -25,7 +27,7 @@ from .persist import load_checkpoint, save_checkpoint, save_weights
 
 # %% auto #0
 __all__ = ['RESUMABLE_CHANGES', 'Trainable', 'check_trainable', 'make_optimizer', 'warmup_linear', 'TrainConfig',
-           'check_resumable', 'fit']
+           'check_resumable', 'Replicas', 'data_parallel', 'LossModule', 'fit']
 
 # %% ../nbs/06_loop.ipynb #c88af2cb
 @runtime_checkable
@@ -44,13 +46,15 @@ def check_trainable(model) -> None:
                         f"{type(model).__name__} " + (f"lacks {', '.join(missing)}." if missing else "is not an nn.Module."))
 
 # %% ../nbs/06_loop.ipynb #444c19a8
-def make_optimizer(model: nn.Module, lr: float, weight_decay: float = 0.01) -> torch.optim.AdamW:
-    "AdamW with decay on weight matrices and none on biases, norms and other 1-D parameters."
+def make_optimizer(model: nn.Module, lr: float, weight_decay: float = 0.01, fused: bool | None = None) -> torch.optim.AdamW:
+    """AdamW with decay on weight matrices and none on biases, norms and other 1-D parameters. `fused` (one kernel
+    for all parameters) defaults to on for CUDA parameters."""
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
+    if fused is None: fused = bool(params) and params[0].is_cuda
     return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+                              {"params": no_decay, "weight_decay": 0.0}], lr=lr, fused=fused or None)
 
 def warmup_linear(step: int, warmup_steps: int, total_steps: int) -> float:
     "Learning-rate factor: linear rise for `warmup_steps`, then linear decay to 0 at `total_steps`."
@@ -71,6 +75,9 @@ class TrainConfig:
     monitor: str = "f1"         # key of evaluate()'s dict; 'train_loss' without evaluate
     mode: str = "max"           # 'max' or 'min'
     seed: int = 0
+    precision: str = "auto"     # 'auto' (bf16 autocast on CUDA), 'bf16' (also on CPU) or 'fp32'
+    fused_adamw: bool | None = None   # None: fused on CUDA
+    compile: bool = False       # torch.compile the loss computation (pays a compile at the first batches)
 
 def _as_json(obj):  # what a value looks like after a round trip through JSON (tuples become lists)
     return json.loads(json.dumps(obj, default=str))
@@ -95,26 +102,66 @@ def check_resumable(ckpt: Path, run: dict):
         raise CheckpointError(f"{ckpt} holds a run with other settings ({'; '.join(diff[:3])}), so it cannot be "
                               f"resumed. Start afresh (`--no-resume`, resume=False) or choose another output folder.")
 
+class Replicas(Protocol):
+    """How `fit` runs as one of several data-parallel processes (`prodtags.distributed` implements it with
+    torch.distributed). Every process calls `fit` with the same model, loader and settings."""
+    is_main: bool                                   # the one process that logs and writes checkpoints
+
+    def shard(self, loader: Iterable[dict]) -> Iterable[dict]: ...   # this process's part of every global batch
+    def wrap(self, module: nn.Module) -> nn.Module: ...               # e.g. DistributedDataParallel(module)
+    def average(self, value: float) -> float: ...                     # the mean of `value` over processes
+    def barrier(self) -> None: ...                                    # wait until every process is here
+    def done(self, state: dict) -> None: ...                          # called on every process when training ends
+
+_REPLICAS: contextvars.ContextVar = contextvars.ContextVar("prodtags_replicas", default=None)
+
+@contextlib.contextmanager
+def data_parallel(replicas: Replicas) -> Iterator[Replicas]:
+    "Inside this block every `fit` call (from any recipe) trains as one of `replicas`."
+    token = _REPLICAS.set(replicas)
+    try: yield replicas
+    finally: _REPLICAS.reset(token)
+
+def _no_sync(runner: nn.Module):
+    "DDP's `no_sync()`, also when torch.compile has wrapped the DDP module."
+    inner = getattr(runner, "_orig_mod", runner)
+    return inner.no_sync() if hasattr(inner, "no_sync") else contextlib.nullcontext()
+
+class LossModule(nn.Module):
+    "`forward(batch)` is `model.loss(batch)`: DistributedDataParallel synchronises gradients only through `forward`."
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor: return self.model.loss(batch)
+
 def fit(model: Trainable, train_loader: Iterable[dict], config: TrainConfig,
         evaluate: Callable[[nn.Module], dict] | None = None, out_dir: str | Path | None = None, resume: bool = True,
-        device: torch.device | str | None = None, progress: bool = True) -> dict:
-    "Train `model` on `train_loader`; returns the loop state (history, best score and epoch)."
+        device: torch.device | str | None = None, progress: bool = True, replicas: Replicas | None = None) -> dict:
+    """Train `model` on `train_loader`; returns the loop state (history, best score and epoch).
+    With `replicas` (default: those of an enclosing `data_parallel` block) this process trains its shard of every
+    batch; only the main process prints and writes `out_dir`."""
     check_trainable(model)
+    replicas = replicas or _REPLICAS.get()
+    main = replicas is None or replicas.is_main
+    progress = progress and main
     bars = progress and show_progress()  # per-epoch lines print with `progress`; bars also heed $PRODTAGS_PROGRESS
     if config.grad_accum < 1: raise ConfigError(f"grad_accum must be at least 1, got {config.grad_accum}.")
     if config.mode not in ("max", "min"): raise ConfigError(f"mode must be 'max' or 'min', got {config.mode!r}.")
+    if config.precision not in ("auto", "bf16", "fp32"):
+        raise ConfigError(f"precision must be 'auto', 'bf16' or 'fp32', got {config.precision!r}.")
     if len(train_loader) == 0: raise ConfigError("The training loader is empty: no titles to train on.")
     device = get_device(device)
     model.to(device)
     seed_everything(config.seed)
     monitor = config.monitor if evaluate else "train_loss"
     better = (lambda a, b: a > b) if (config.mode == "max" and evaluate) else (lambda a, b: a < b)
-    opt = make_optimizer(model, config.lr, config.weight_decay)
+    opt = make_optimizer(model, config.lr, config.weight_decay, config.fused_adamw)
     steps_per_epoch = math.ceil(len(train_loader) / config.grad_accum)
     total = steps_per_epoch * config.epochs
     warmup = int(config.warmup_ratio * total)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_linear(s, warmup, total))
-    dtype = autocast_dtype(device)
+    dtype = {"auto": autocast_dtype(device), "bf16": torch.bfloat16, "fp32": None}[config.precision]
     run = {"train": _as_json(asdict(config)), "model": _as_json(getattr(model, "config", {}))}  # what resuming must match
     state = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "bad_epochs": 0, "stopped_early": False,
              "history": [], "config": asdict(config), "run": run}
@@ -125,26 +172,34 @@ def fit(model: Trainable, train_loader: Iterable[dict], config: TrainConfig,
         check_resumable(ckpt, run)
         state = load_checkpoint(ckpt, model, opt, sched)
         if progress: print(f"Resuming after epoch {state['epoch']} (best {monitor} {state['best']}).")
+    if replicas: train_loader = replicas.shard(train_loader)
+    runner = replicas.wrap(LossModule(model)) if replicas else LossModule(model)
+    if config.compile: runner = torch.compile(runner, dynamic=True)   # batch shapes vary with the titles
     for epoch in range(state["epoch"], config.epochs):
         if state["stopped_early"]: break
-        if hasattr(getattr(train_loader, "batch_sampler", None), "set_epoch"): train_loader.batch_sampler.set_epoch(epoch)
+        for sampler in {id(s): s for s in (getattr(train_loader, "batch_sampler", None), getattr(train_loader, "sampler", None))}.values():
+            if hasattr(sampler, "set_epoch"): sampler.set_epoch(epoch)   # a new shuffle each epoch, the same on every process
         model.train()
         t0, loss_sum, n = time.perf_counter(), 0.0, 0
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not bars, leave=False)
         for i, batch in enumerate(bar):
             batch = to_device(batch, device)
-            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-                loss = model.loss(batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"Loss became {loss.item()} at epoch {epoch + 1}, batch {i}. Lower the "
-                                         f"learning rate (now {config.lr}) or check the inputs.")
-            (loss / config.grad_accum).backward()
+            step_now = (i + 1) % config.grad_accum == 0 or i + 1 == len(train_loader)
+            # Accumulating: no gradient all-reduce until the last micro-batch of the step.
+            with contextlib.nullcontext() if step_now or not replicas else _no_sync(runner):
+                with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+                    loss = runner(batch)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"Loss became {loss.item()} at epoch {epoch + 1}, batch {i}. Lower the "
+                                             f"learning rate (now {config.lr}) or check the inputs.")
+                (loss / config.grad_accum).backward()
             loss_sum += loss.item(); n += 1
-            if (i + 1) % config.grad_accum == 0 or i + 1 == len(train_loader):
+            if step_now:
                 nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
                 opt.step(); sched.step(); opt.zero_grad(set_to_none=True); state["step"] += 1
             bar.set_postfix(loss=f"{loss_sum / n:.4f}")
-        record = {"epoch": epoch + 1, "train_loss": loss_sum / n, "lr": sched.get_last_lr()[0],
+        train_loss = replicas.average(loss_sum / n) if replicas else loss_sum / n
+        record = {"epoch": epoch + 1, "train_loss": train_loss, "lr": sched.get_last_lr()[0],
                   "train_seconds": time.perf_counter() - t0}
         if evaluate:
             model.eval(); record |= evaluate(model)
@@ -154,11 +209,11 @@ def fit(model: Trainable, train_loader: Iterable[dict], config: TrainConfig,
         score = record[monitor]
         if state["best"] is None or better(score, state["best"]):
             state.update(best=score, best_epoch=epoch + 1, bad_epochs=0)
-            if out_dir:
+            if out_dir and main:
                 (out_dir / "best").mkdir(parents=True, exist_ok=True)
                 save_weights(model, out_dir / "best" / "model.safetensors")
                 write_json(out_dir / "best" / "best.json", {"epoch": epoch + 1, monitor: score})
-            else: best_state = copy.deepcopy(model.state_dict())
+            elif not out_dir: best_state = copy.deepcopy(model.state_dict())
         else:
             state["bad_epochs"] += 1
             state["stopped_early"] = state["bad_epochs"] >= config.patience
@@ -166,10 +221,12 @@ def fit(model: Trainable, train_loader: Iterable[dict], config: TrainConfig,
         if progress:
             shown = {k: round(v, 4) for k, v in record.items() if isinstance(v, float) and k != "lr"}
             print(f"epoch {epoch + 1}: {shown}" + ("  * best" if state["best_epoch"] == epoch + 1 else ""))
-        if ckpt: save_checkpoint(ckpt, model, opt, sched, state)
+        if ckpt and main: save_checkpoint(ckpt, model, opt, sched, state)
+    if replicas: replicas.barrier()   # the main process has written best/ before anyone reads it
     # Hand back the best model, not the last one.
     if out_dir and (out_dir / "best" / "model.safetensors").is_file():
         model.load_state_dict(load_file(str(out_dir / "best" / "model.safetensors")))
     elif best_state is not None: model.load_state_dict(best_state)
     model.eval()
+    if replicas: replicas.done(state)
     return state

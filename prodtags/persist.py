@@ -33,7 +33,7 @@ except ImportError: fcntl = None
 # %% auto #0
 __all__ = ['LOCK_FILE', 'class_path', 'import_class', 'ConfiguredModule', 'read_config', 'file_manifest', 'write_config',
            'verify_files', 'check_finite', 'check_arguments', 'save_weights', 'write_model_files', 'save_model',
-           'load_model', 'save_checkpoint', 'load_checkpoint', 'check_writable', 'output_lock']
+           'load_model', 'save_checkpoint', 'load_checkpoint', 'check_writable', 'output_lock', 'joined_output']
 
 # %% ../nbs/04_persist.ipynb #6b7b6222
 def class_path(cls: type) -> str:
@@ -320,3 +320,14 @@ def output_lock(folder: str | Path, wait: bool = False, what: str = "training") 
         finally: del _HELD[key]
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+@contextlib.contextmanager
+def joined_output(folder: str | Path) -> Iterator[Path]:
+    """Inside this block `output_lock(folder)` re-enters instead of locking: for the other processes of a job whose
+    main process holds the folder's lock (torchrun's ranks, see `80_performance`); they must not write into it."""
+    key = str(Path(folder).resolve())
+    _HELD[key] = _HELD.get(key, 0) + 1
+    try: yield Path(folder)
+    finally:
+        _HELD[key] -= 1
+        if not _HELD[key]: del _HELD[key]

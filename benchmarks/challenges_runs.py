@@ -29,7 +29,8 @@ NOISE_THRESHOLD = 0.9
 
 def write_gz(path: Path, obj) -> None:
     "JSON, gzipped (the leaderboard reads results/**/*.json, so caches of tags are kept as .json.gz)."
-    with gzip.open(path, "wt", encoding="utf-8") as f: json.dump(obj, f, ensure_ascii=False)
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:   # mtime 0: same tags, same bytes
+        gz.write(json.dumps(obj, ensure_ascii=False).encode("utf-8"))
 
 
 def read_gz(path: Path):

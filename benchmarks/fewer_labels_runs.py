@@ -40,7 +40,8 @@ def scores(tagger):
 def curves():
     runs = json.load(gzip.open(OUT, "rt", encoding="utf-8")) if OUT.is_file() else {}
     def save():
-        with gzip.open(OUT, "wt", encoding="utf-8") as f: json.dump(runs, f)
+        with open(OUT, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:   # same runs, same bytes
+            gz.write(json.dumps(runs).encode("utf-8"))
     train = load_taobao("train")
     def run(key, titles, **extra):
         if key in runs: return

@@ -12,7 +12,7 @@ export PRODTAGS_DATA ?= $(abspath ../shared/data)
 endif
 DEMO_TITLES := "这款笔记本电脑配备了强大的处理器和高清屏幕。" "华为笔记本电脑轻薄本14英寸" "苹果iphone15手机壳"
 
-.PHONY: all setup run test test-fast notebooks lab readme bench clean
+.PHONY: all setup run test test-fast test-min notebooks lab readme bench clean
 all: setup run
 
 setup: $(VENV)/.installed
@@ -34,6 +34,12 @@ run: setup
 # Every notebook under nbval (smoke profile), the unit tests, and the notebooks-vs-package sync checks.
 test: setup
 	PRODTAGS_PROFILE=smoke $(BIN)/python -m pytest tests nbs --nbval-lax --nbval-current-env -q
+
+# The lowest versions pyproject.toml allows (base and the bert, crf, vision and plot extras) in a fresh environment,
+# then the unit tests: needs the network and a few minutes, so it is not part of `make test`. KEEP_TORCH=1 reuses the
+# installed torch and torchvision instead of downloading torch 2.4 (gigabytes); the other lower bounds are still checked.
+test-min: setup
+	$(BIN)/python tools/check_min_versions.py $(if $(KEEP_TORCH),--keep-torch)
 
 # Re-run the notebooks in the cpu profile and store their outputs (what readers see), then clean and export.
 # Progress bars are off in this batch run: a stored notebook would show them as stale widgets; the per-epoch

@@ -19,12 +19,12 @@ from torch.utils.data import DataLoader
 
 from .core import (CheckpointError, Profile, atomic_dir, environment, get_device, get_profile,
                            seed_everything, write_json)
-from .data import (LengthBucketSampler, TaggedTitle, Vocab, bio_to_spans, hashed_bigrams, load_taobao,
-                           pad_batch, to_device)
+from .data import (LengthBucketSampler, TaggedTitle, Vocab, bio_to_spans, data_record, hashed_bigrams,
+                           load_taobao, pad_batch, to_device)
 from .loop import TrainConfig, fit
 from .persist import ConfiguredModule, load_model, write_model_files
 from .recipes import EVAL_SPLITS, TaggerSettings
-from .taggers import BIGRAM_BUCKETS, BIGRAM_DIM, CharBigramEmbedding, ProductClassifier
+from .taggers import BIGRAM_BUCKETS, BIGRAM_DIM, CharBigramEmbedding, ProductClassifier, read_labels, read_vocab
 
 # %% auto #0
 __all__ = ['masked_softmax', 'AdditiveAttention', 'product_words', 'top_product_words', 'multilabel_targets', 'multilabel_scores',
@@ -179,10 +179,12 @@ class ProductWordClassifier(ProductClassifier):
     def load(cls, folder: str | Path, device: torch.device | str | None = None) -> "ProductWordClassifier":
         "The classifier saved in `folder`."
         model, meta = load_model(folder, device, base=AttentionPoolClassifier)
-        if not all(k in meta for k in ("vocab", "tags", "threshold")):
-            raise CheckpointError(f"{folder} holds a model but no vocabulary, tags or threshold: not a saved "
+        threshold = meta.get("threshold")
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+            raise CheckpointError(f"{folder} holds a model but no threshold between 0 and 1: not a saved "
                                   f"ProductWordClassifier.")
-        return cls(model, Vocab.from_json(meta["vocab"]), meta["tags"], meta["threshold"], device)
+        vocab = read_vocab(folder, meta, model.config.get("vocab_size"))
+        return cls(model, vocab, read_labels(folder, meta, "tags", model.config.get("num_tags")), threshold, device)
 
     def __repr__(self):
         return f"ProductWordClassifier({len(self.labels)} tags, {self.model.num_parameters():,} parameters, threshold {self.threshold:.2f})"
@@ -216,6 +218,7 @@ def train_attention_classifier(out_dir: str | Path, profile: Profile | str | Non
     scores = {s: multilabel_scores(multilabel_targets(evals[s], tags), probs[s], clf.threshold) for s in evals}
     results = {"technique": "attention-pool", "kind": clf.kind, "data": f"taobao-hccx-top{k}",
                "task": "multi-label product words",
+               "data_files": data_record(*(f"taobao_ner/{s}.txt" for s in ("train", "dev", "test"))),
                "seed": seed, **environment(profile, device), "date": time.strftime("%Y-%m-%d"),
                "parameters": model.num_parameters(), "lr": lr, "train_titles": len(train), "tags": tags,
                "threshold": clf.threshold, "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],

@@ -17,13 +17,14 @@ import torch
 from torch import nn
 
 from .core import (CheckpointError, ConfigError, Profile, Settings, atomic_dir, get_device, get_profile,
-                           read_json, seed_everything, write_json)
+                           read_json, require, seed_everything, write_json)
 from .data import (IGNORE_INDEX, TAOBAO_TYPES, TaggedTitle, TagSet, align_labels, load_taobao, make_loader,
                            to_device, token_tags_to_char_tags)
-from .encoders import char_offsets, encoder_path, split_han_characters, trimmed_encoder_path
+from .encoders import (char_offsets, check_encoder_folder, encoder_path, split_han_characters,
+                               trimmed_encoder_path)
 from .loop import TrainConfig, fit
 from .recipes import EVAL_SPLITS, results_record
-from .persist import read_config
+from .persist import check_finite, read_config, verify_files, write_config
 from .taggers import SpanTagger, TaggerModel
 
 # %% auto #0
@@ -91,10 +92,13 @@ class TokenClassifier(TaggerModel):
     @classmethod
     def from_pretrained(cls, path: str, num_labels: int, random_init: bool = False) -> "TokenClassifier":
         "The encoder at `path` (folder or hub name) with a fresh head; `random_init` keeps only the architecture."
+        require("transformers", "bert", "Pretrained encoders")
         from transformers import AutoConfig, AutoModelForTokenClassification
+        check_encoder_folder(path)
         if random_init:
-            return cls(AutoModelForTokenClassification.from_config(AutoConfig.from_pretrained(path, num_labels=num_labels)))
-        return cls(AutoModelForTokenClassification.from_pretrained(path, num_labels=num_labels))
+            config = AutoConfig.from_pretrained(path, num_labels=num_labels, trust_remote_code=False)
+            return cls(AutoModelForTokenClassification.from_config(config, trust_remote_code=False))
+        return cls(AutoModelForTokenClassification.from_pretrained(path, num_labels=num_labels, trust_remote_code=False))
 
     def emissions(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         "Token label scores `[B, T, L]`; `loss` and `decode` are the `TaggerModel` defaults."
@@ -156,27 +160,43 @@ class EncoderTagger(SpanTagger):
         with atomic_dir(Path(folder)) as tmp:
             self.model.hf.save_pretrained(tmp / "encoder")
             self.tokenizer.save_pretrained(tmp / "encoder")
-            write_json(tmp / "config.json", {**self.header(), "tag_types": list(self.tagset.types),
-                                             "max_length": self.max_length, **self.info, **(extra or {})})
+            write_config(tmp, {**self.header(), "tag_types": list(self.tagset.types), "max_length": self.max_length,
+                               **self.info, **(extra or {})})
         return Path(folder)
 
     @classmethod
     def load(cls, folder: str | Path, device: torch.device | str | None = None) -> "EncoderTagger":
         "The tagger saved in `folder` by `save`."
+        require("transformers", "bert", f"The encoder tagger in {folder}")
         from transformers import AutoModelForTokenClassification, AutoTokenizer
         folder = Path(folder)
         meta = read_config(folder)
         if not (folder / "encoder" / "config.json").is_file():
             raise CheckpointError(f"{folder} is not a saved EncoderTagger (an encoder/ folder is expected).")
+        types = meta.get("tag_types")
+        if not (isinstance(types, list) and types and all(isinstance(t, str) and t for t in types)):
+            raise CheckpointError(f"{folder}: config.json has no well-formed tag_types (a list of type names).")
+        max_length = meta.get("max_length", 128)
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or not 8 <= max_length <= 1 << 16:
+            raise CheckpointError(f"{folder}: config.json's max_length should be a whole number of tokens, not "
+                                  f"{max_length!r}.")
+        verify_files(folder, meta)
+        check_encoder_folder(folder / "encoder")
         try:
-            tokenizer = AutoTokenizer.from_pretrained(folder / "encoder")
-            hf = AutoModelForTokenClassification.from_pretrained(folder / "encoder")
+            tokenizer = AutoTokenizer.from_pretrained(folder / "encoder", trust_remote_code=False)
+            hf = AutoModelForTokenClassification.from_pretrained(folder / "encoder", trust_remote_code=False)
         except Exception as e:  # transformers raises OSError, ValueError or safetensors errors for broken files
-            raise CheckpointError(f"{folder / 'encoder'} is corrupt or incomplete ({type(e).__name__}: {e}).") from None
+            reason = (str(e).strip().splitlines() or [""])[0][:200]
+            raise CheckpointError(f"{folder / 'encoder'} is corrupt or incomplete ({type(e).__name__}: {reason}).") from None
+        check_finite(hf, folder / "encoder")
+        if hf.config.num_labels != len(TagSet(types)):
+            raise CheckpointError(f"{folder}: config.json's tag_types give {len(TagSet(types))} labels, but the encoder "
+                                  f"predicts {hf.config.num_labels}: the two do not belong together.")
         if meta.get("char_split") and "Split(" not in str(tokenizer.backend_tokenizer.pre_tokenizer):
             split_han_characters(tokenizer)  # tokenizer classes that rebuild their pre-tokenizer on load lose it
-        info = {k: v for k, v in meta.items() if k not in ("kind", "tagger", "prodtags_version", "tag_types", "max_length")}
-        return cls(TokenClassifier(hf), tokenizer, TagSet(meta["tag_types"]), meta.get("max_length", 128), device, info)
+        info = {k: v for k, v in meta.items() if k not in ("kind", "tagger", "prodtags_version", "tag_types", "max_length",
+                                                         "files")}
+        return cls(TokenClassifier(hf), tokenizer, TagSet(types), max_length, device, info)
 
     def __repr__(self):
         return (f"EncoderTagger({self.info.get('encoder', '?')}, {self.model.num_parameters():,} parameters, "
@@ -194,13 +214,15 @@ def train_encoder_tagger(out_dir: str | Path, profile: Profile | str | None = No
     `train_encoder_tagger("models/e5-ner")` fine-tunes multilingual-e5-small (offline); with internet,
     `encoder="bert-base-chinese"` works the same way (`trim` applies to XLM-R-style vocabularies only).
     `settings` overrides the profile's `FinetuneSettings` (titles, epochs, batch size, learning rate)."""
+    require("transformers", "bert", "Fine-tuning a pretrained encoder")
     from transformers import AutoTokenizer
     profile, device = get_profile(profile), get_device()
     settings = settings or FinetuneSettings.for_profile(profile)
     lr = lr or settings.lr
     seed_everything(seed)
     path = trimmed_encoder_path(encoder) if trim and encoder == "multilingual-e5-small" else encoder_path(encoder)
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    check_encoder_folder(path)
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     if char_split: split_han_characters(tokenizer)
     tagset = TagSet(TAOBAO_TYPES)
     train = load_taobao("train")

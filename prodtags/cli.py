@@ -9,24 +9,33 @@ import argparse
 import contextlib
 import json
 import os
+import stat
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from .core import (CACHE_ENV, DEVICE_ENV, PROFILE_ENV, PROGRESS_ENV, DataFormatError, DataNotFoundError,
-                           LabelScore, ProdtagsError, TagSpan, cache_dir, environment)
-from .data import DATA_ENV, data_path, read_bio_file
-from .display import headline, spans_text
-from .recipes import DEFAULT_TAGGER_ENV, RECIPES, default_tagger, default_tagger_dir, find_recipe, write_results
-from .taggers import PREDICTION_KINDS, ProductClassifier, SpanTagger, load_tagger, tagger_folder
+import prodtags
+from .core import (CACHE_ENV, DATA_ENV, DEFAULT_TAGGER_ENV, DEVICE_ENV, PROFILE_ENV, PROGRESS_ENV,
+                           DataFormatError, DataNotFoundError, LabelScore, ProdtagsError, TagSpan, cache_dir,
+                           environment)
+# The modules that import torch are imported inside the commands that use them, so that `prodtags --help` and
+# `prodtags --version` answer at once (tests/test_api.py checks that they leave torch unimported).
 
 # %% auto #0
-__all__ = ['format_table', 'format_labels_table', 'format_jsonl', 'format_labels_jsonl', 'find_taggers', 'cmd_info', 'cmd_list',
-           'cmd_train', 'cmd_tag', 'cmd_eval', 'build_parser', 'main']
+__all__ = ['MAX_CONFIG_BYTES', 'escape_controls', 'format_table', 'format_labels_table', 'format_jsonl', 'format_labels_jsonl',
+           'read_config_file', 'find_taggers', 'cmd_info', 'cmd_list', 'cmd_train', 'cmd_tag', 'cmd_eval',
+           'positive_int', 'build_parser', 'main']
 
 # %% ../nbs/08_cli.ipynb #e305ac08
+def escape_controls(text: str) -> str:
+    "`text` with control and format characters written as escapes (`\\x1b`), so a saved folder cannot drive the terminal."
+    return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c)[0] == "C" else c
+                   for c in str(text))
+
 def format_table(text: str, spans: Sequence[TagSpan]) -> str:
     "A title, the title with its tags in brackets, and its tags one per line."
+    from prodtags.display import spans_text
     lines = [text, "  " + spans_text(text, spans)]
     for s in spans:  # the tag's text goes last: Chinese characters are two columns wide and would break alignment
         lines.append(f"  {s.type:<6} [{s.start:>3}, {s.end:>3})  {s.score:.2f}  {s.text}")
@@ -47,56 +56,91 @@ def format_labels_jsonl(text: str, labels: Sequence[LabelScore], image: str | No
     return json.dumps(record, ensure_ascii=False)
 
 # %% ../nbs/08_cli.ipynb #2b9e8f05
-def find_taggers(*roots: str | Path) -> list[dict]:
-    "Every saved span tagger and product classifier under `roots` (default: ./models and the cache)."
+MAX_CONFIG_BYTES = 16 << 20   # a config.json larger than this is not one prodtags wrote
+
+def read_config_file(path: Path) -> dict | None:
+    """The JSON object in `path` if it is a regular file (never a FIFO or a device: opened without blocking, checked,
+    then read), else None for a file that is not a config at all; a ValueError says why a config is junk."""
+    try: fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError: return None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode): return None
+        if st.st_size > MAX_CONFIG_BYTES: raise ValueError(f"{st.st_size:,} bytes, too large for a config.json")
+        data = f.read(MAX_CONFIG_BYTES + 1)
+    try: meta = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e: raise ValueError(f"not UTF-8 JSON ({str(e)[:80]})") from None
+    if not isinstance(meta, dict): raise ValueError(f"holds a {type(meta).__name__}, not a JSON object")
+    return meta
+
+def find_taggers(*roots: str | Path, skipped: list[tuple[str, str]] | None = None) -> list[dict]:
+    """Every saved span tagger and product classifier under `roots` (default: ./models and the cache); folders
+    whose config.json is junk are left out and, when `skipped` is a list, added to it as (folder, reason)."""
+    from prodtags.display import headline
+    from prodtags.taggers import PREDICTION_KINDS
     roots = roots or (Path("models"), cache_dir("taggers", create=False))
     found = []
     for root in map(Path, roots):
         for cfg in sorted(root.glob("**/config.json")) if root.is_dir() else []:
-            if not cfg.is_file(): continue
-            try: meta = json.loads(cfg.read_text(encoding="utf-8"))
-            except (ValueError, OSError): continue
-            if not isinstance(meta, dict) or meta.get("kind") not in PREDICTION_KINDS: continue
-            res = meta.get("results") if isinstance(meta.get("results"), dict) else {}
-            found.append({"folder": str(cfg.parent), "kind": meta["kind"], "tagger": meta.get("tagger"),
-                          "technique": res.get("technique", "?"), "headline": headline(res),
-                          "profile": res.get("profile"), "device": res.get("device")})
+            try:
+                meta = read_config_file(cfg)
+                if meta is None or not isinstance(meta.get("kind"), str) or meta["kind"] not in PREDICTION_KINDS: continue
+                res = meta.get("results") if isinstance(meta.get("results"), dict) else {}
+                row = {"folder": str(cfg.parent), "kind": meta["kind"], "tagger": meta.get("tagger"),
+                       "technique": res.get("technique", "?"), "headline": headline(res),
+                       "profile": res.get("profile"), "device": res.get("device")}
+            except ValueError as e:
+                if skipped is not None: skipped.append((str(cfg.parent), str(e)))
+                continue
+            except (TypeError, AttributeError, KeyError) as e:
+                if skipped is not None: skipped.append((str(cfg.parent), f"a malformed config.json ({type(e).__name__})"))
+                continue
+            found.append({k: v if v is None else escape_controls(v) for k, v in row.items()})
     return found
 
 # %% ../nbs/08_cli.ipynb #b1eaa79f
 def _read_titles(args, stdin: TextIO) -> list[str]:
+    "The titles to tag: one per line of --file or standard input, cut by the one rule of `decode_lines`."
+    from prodtags.data import decode_lines
     if args.file:
         path = Path(args.file)
         if not path.is_file(): raise DataNotFoundError(f"--file {path}: no such file.")
-        try: return path.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError as e: raise DataFormatError(f"--file {path}: not UTF-8 ({e}).") from None
+        return decode_lines(path.read_bytes(), f"--file {path}", args.encoding_errors)
     if args.texts and args.texts != ["-"]: return list(args.texts)
     if stdin.isatty():
         raise ProdtagsError("No titles given: pass them as arguments, with --file, or on standard input.")
-    return [line.rstrip("\n") for line in stdin]
+    raw = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode("utf-8", "surrogateescape")
+    return decode_lines(raw, "standard input", args.encoding_errors)
 
 def _load(model: str | None):
     "The tagger `--model` names, or the default tagger (trained once, its progress on stderr)."
+    from prodtags.recipes import default_tagger
+    from prodtags.taggers import load_tagger, tagger_folder
     if model is not None: return load_tagger(tagger_folder(model))
     with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the tags (it may be JSON lines)
         return default_tagger()
 
 def cmd_info(args, out: TextIO) -> int:
-    info = environment()
+    from prodtags.recipes import RECIPES, default_tagger_dir
+    info = {"prodtags": prodtags.__version__, **environment()}
     info |= {DATA_ENV: os.environ.get(DATA_ENV, "(not set)"), "cache": str(cache_dir(create=False)),
              "taobao_train": _where("taobao_ner/train.txt"), "default tagger": str(default_tagger_dir())}
     for k, v in info.items(): print(f"{k:>16}: {v}", file=out)
     print(f"{'recipes':>16}:", file=out)
     for r in RECIPES.values():
-        print(f"{'':>18}{r.name:<15} {r.kind:<19} {('[' + r.extra + ']') if r.extra else '':<7} {r.summary}", file=out)
+        print(f"{'':>18}{r.name:<15} {r.kind:<19} {('[' + r.extra + ']') if r.extra else '':<9}{r.status():<9} "
+              f"{r.summary}", file=out)
     return 0
 
 def _where(path: str) -> str:
+    from prodtags.data import data_path
     try: return str(data_path(path, download_missing=False))
     except ProdtagsError: return "not found locally (will download on first use)"
 
 def cmd_list(args, out: TextIO) -> int:
-    taggers = find_taggers(*args.roots)
+    skipped: list[tuple[str, str]] = []
+    taggers = find_taggers(*args.roots, skipped=skipped)
+    for folder, why in skipped: print(f"prodtags list: skipped {escape_controls(folder)}: {escape_controls(why)}", file=sys.stderr)
     if not taggers: print("No saved taggers found (train one: prodtags train char-bilstm --out models/char-bilstm).", file=out)
     for t in taggers:
         print(f"{t['technique']:<16} {t['kind']:<19} {t['headline']:<24} {t['profile'] or '-':<5} "
@@ -106,9 +150,12 @@ def cmd_list(args, out: TextIO) -> int:
 def cmd_train(args, out: TextIO) -> int:
     if args.data != "taobao":
         raise ProdtagsError(f"--data {args.data!r}: only 'taobao' has training recipes so far.")
+    from prodtags.display import headline
+    from prodtags.recipes import find_recipe, write_results
+    from prodtags.persist import output_lock
     train = find_recipe(args.model).load()
-    with contextlib.redirect_stdout(sys.stderr):  # progress lines go to stderr; stdout holds only the summary
-        _, results = train(args.out, profile=args.profile, seed=args.seed, resume=not args.no_resume)
+    with output_lock(args.out), contextlib.redirect_stdout(sys.stderr):  # writable and ours before any work; progress
+        _, results = train(args.out, profile=args.profile, seed=args.seed, resume=not args.no_resume)  # to stderr
     if args.results_dir: write_results(results, args.results_dir)  # the leaderboard in nbs/index.ipynb reads these
     print(json.dumps({"out": str(Path(args.out) / "tagger"), "technique": results["technique"],
                       "profile": results["profile"], "device": results["device"], "headline": headline(results)},
@@ -116,6 +163,7 @@ def cmd_train(args, out: TextIO) -> int:
     return 0
 
 def cmd_tag(args, out: TextIO, stdin: TextIO) -> int:
+    from prodtags.taggers import ProductClassifier
     titles = _read_titles(args, stdin)
     tagger = _load(args.model)
     if isinstance(tagger, ProductClassifier):
@@ -132,6 +180,8 @@ def cmd_tag(args, out: TextIO, stdin: TextIO) -> int:
     return 0
 
 def cmd_eval(args, out: TextIO) -> int:
+    from prodtags.data import read_bio_file
+    from prodtags.taggers import SpanTagger
     titles = read_bio_file(args.file)
     if not titles: raise DataFormatError(f"{args.file} holds no titles.")
     tagger = _load(args.model)
@@ -144,10 +194,18 @@ def cmd_eval(args, out: TextIO) -> int:
     return 0
 
 # %% ../nbs/08_cli.ipynb #916f95d1
+def positive_int(text: str) -> int:
+    "An argparse type: a whole number of at least 1."
+    try: value = int(text)
+    except ValueError: value = 0
+    if value < 1: raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="prodtags", description="Product-tag generation: train, tag and evaluate.",
                                 epilog=f"Settings: {PROFILE_ENV} (smoke|cpu|gpu), {DEVICE_ENV}, {DATA_ENV}, {CACHE_ENV}, "
                                        f"{PROGRESS_ENV} (0: no progress bars), {DEFAULT_TAGGER_ENV}.")
+    p.add_argument("--version", action="version", version=f"prodtags {prodtags.__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="show profile, device, data and cache locations, and every recipe")
     t = sub.add_parser("train", help="train a recipe (resumes if --out holds an unfinished run)")
@@ -163,7 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--model", default=None, help="tagger or training output folder (default: the default tagger)")
     g.add_argument("--file", default=None, help="a UTF-8 file with one title per line")
     g.add_argument("--format", choices=("table", "jsonl"), default="table")
-    g.add_argument("--batch-size", type=int, default=64)
+    g.add_argument("--batch-size", type=positive_int, default=64)
+    g.add_argument("--encoding-errors", choices=("strict", "replace"), default="strict",
+                   help="invalid UTF-8 in --file or standard input: an error naming the line (strict), or U+FFFD")
     g.add_argument("--image", default=None, help="a product photo, for a multimodal product classifier")
     ls = sub.add_parser("list", help="list saved taggers and classifiers (in ./models and the cache, or the folders given)")
     ls.add_argument("roots", nargs="*", help="folders to search (default: ./models and the cache)")

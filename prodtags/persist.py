@@ -5,10 +5,18 @@
 # %% ../nbs/04_persist.ipynb #8f7cf793
 from __future__ import annotations
 
+import contextlib
 import importlib
+import inspect
+import math
+import os
 import random
-from pathlib import Path
-from typing import ClassVar
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path, PurePosixPath
+from typing import ClassVar, Iterator
 
 import numpy as np
 import torch
@@ -16,11 +24,16 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 import prodtags
-from .core import CheckpointError, atomic_dir, get_device, read_json, write_json
+from .core import CheckpointError, ConfigError, atomic_dir, current_umask, get_device, read_json, write_json
+from .data import file_sha256
+
+try: import fcntl   # advisory file locks (Linux, macOS); Windows goes without
+except ImportError: fcntl = None
 
 # %% auto #0
-__all__ = ['class_path', 'import_class', 'ConfiguredModule', 'read_config', 'save_weights', 'write_model_files', 'save_model',
-           'load_model', 'save_checkpoint', 'load_checkpoint']
+__all__ = ['LOCK_FILE', 'class_path', 'import_class', 'ConfiguredModule', 'read_config', 'file_manifest', 'write_config',
+           'verify_files', 'check_finite', 'check_arguments', 'save_weights', 'write_model_files', 'save_model',
+           'load_model', 'save_checkpoint', 'load_checkpoint', 'check_writable', 'output_lock']
 
 # %% ../nbs/04_persist.ipynb #6b7b6222
 def class_path(cls: type) -> str:
@@ -40,13 +53,16 @@ def import_class(path: str, base: type, folder: str | Path) -> type:
         raise CheckpointError(f"{folder}: refusing to load class {path!r}; saved folders may only name classes of "
                               f"prodtags modules ('prodtags.module:Class').")
     try: mod = importlib.import_module(module)
-    except ImportError as e:
+    except (ImportError, ValueError) as e:
         raise CheckpointError(f"{folder} needs {module}, which cannot be imported here ({e}). Install the extra it "
                               f"needs (pip install 'prodtags[all]') or a newer prodtags.") from None
     cls = getattr(mod, name, None)
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise CheckpointError(f"{folder}: {module} has no {base.__name__} called {name!r}; a newer prodtags may have "
                               f"written it.")
+    if inspect.isabstract(cls):
+        raise CheckpointError(f"{folder}: {path!r} is an abstract interface, not a class a folder can be loaded into; "
+                              f"the folder's config.json was edited or written by something else.")
     return cls
 
 # %% ../nbs/04_persist.ipynb #c4af9249
@@ -75,16 +91,103 @@ def read_config(folder: str | Path) -> dict:
         raise CheckpointError(f"{folder / 'config.json'} holds a {type(meta).__name__}, not a JSON object.")
     return meta
 
+def file_manifest(folder: str | Path) -> dict[str, dict]:
+    "Size and sha256 of every file below `folder` except its config.json, keyed by relative path."
+    folder = Path(folder)
+    return {p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
+            for p in sorted(folder.rglob("*")) if p.is_file() and p != folder / "config.json"}
+
+def write_config(folder: str | Path, meta: dict) -> Path:
+    "Write `folder`'s config.json: `meta` plus `files`, the manifest of every other file (write it last)."
+    return write_json(Path(folder) / "config.json", {**meta, "files": file_manifest(folder)})
+
+def verify_files(folder: str | Path, meta: dict) -> bool:
+    """Check every file that config.json's `files` lists against its recorded size and sha256, before anything
+    parses it; a difference is a one-line CheckpointError. False for a folder saved without a manifest."""
+    folder, files = Path(folder), meta.get("files")
+    if files is None: return False
+    if not isinstance(files, dict):
+        raise CheckpointError(f"{folder / 'config.json'}: 'files' should map file names to sizes and sha256s.")
+    for name, rec in files.items():
+        rel = PurePosixPath(name)
+        if rel.is_absolute() or ".." in rel.parts or "\x00" in name or not isinstance(rec, dict):
+            raise CheckpointError(f"{folder / 'config.json'}: {name!r} is not a file of this folder.")
+        path = folder / rel
+        if not path.is_file():
+            raise CheckpointError(f"{folder} lacks {name}, which its config.json lists: an interrupted copy. Copy the "
+                                  f"folder again, or retrain.")
+        size = path.stat().st_size
+        if size != rec.get("bytes"):
+            raise CheckpointError(f"{path} has {size:,} bytes, but {rec.get('bytes')!r} were saved: an interrupted copy "
+                                  f"or a damaged file. Copy the folder again, or retrain.")
+        if file_sha256(path) != rec.get("sha256"):
+            raise CheckpointError(f"{path} is not the file that was saved (its sha256 differs): it was damaged or "
+                                  f"changed. Copy the folder again, or retrain.")
+    return True
+
+def check_finite(module: nn.Module, source: str | Path):
+    "A CheckpointError if any floating-point weight or buffer of `module` is NaN or infinite."
+    bad = [n for n, t in module.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise CheckpointError(f"{source} holds NaN or infinite weights ({bad[0]}" + (f" and {len(bad) - 1} more"
+                              if len(bad) > 1 else "") + "): the file was damaged, or training diverged. Retrain.")
+
+_SIMPLE_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "None": (type(None),)}
+
+def check_arguments(cls: type, config: dict, source: str | Path):
+    """A CheckpointError unless each value of `config` has the simple type (`int`, `float`, `bool`, `str`, `None`
+    or a union of them) that `cls.__init__` declares for it, numbers are finite, and no argument is unknown."""
+    params = inspect.signature(cls.__init__).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for name, value in config.items():
+        p = params.get(name)
+        if p is None or name == "self":
+            if takes_any: continue
+            raise CheckpointError(f"{source}: {cls.__name__} takes no argument {name!r}.")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise CheckpointError(f"{source}: {name} is {value}, not a finite number.")
+        ann = p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "")
+        alternatives = [a.strip() for a in ann.split("|")]
+        if not all(a in _SIMPLE_TYPES for a in alternatives): continue   # richer annotations are left to the class
+        if not any(isinstance(value, _SIMPLE_TYPES[a]) and not (a in ("int", "float") and isinstance(value, bool))
+                   for a in alternatives):
+            raise CheckpointError(f"{source}: {name} should be {ann}, not {value!r}.")
+
+def _check_shapes(cls: type, config: dict, weights: Path, folder: Path):
+    "Build `cls(**config)` without memory (on the meta device) and compare its tensors with the file's header."
+    from safetensors import safe_open
+    try:
+        with safe_open(str(weights), framework="pt") as f: saved = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own error type for a broken header
+        raise CheckpointError(f"{weights} is corrupt ({type(e).__name__}: {str(e)[:200]}).") from None
+    total = sum(math.prod(shape) for shape in saved.values())
+    for k, v in config.items():  # no size, count or width can exceed the number of weights the file holds
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) > total:
+            raise CheckpointError(f"{folder / 'config.json'}: {k}={v} is more than the {total:,} weights in "
+                                  f"model.safetensors: the two do not belong together.")
+    try:
+        with torch.device("meta"): skeleton = cls(**config)
+    except (TypeError, ValueError, OverflowError, RuntimeError) as e:
+        raise CheckpointError(f"{folder / 'config.json'}: its arguments do not fit {cls.__name__} ({str(e)[:200]}).") from None
+    except NotImplementedError:
+        return  # a class that cannot be built on the meta device is checked by load_state_dict instead
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    for k in sorted(expected.keys() | saved.keys()):
+        if expected.get(k) != saved.get(k):
+            raise CheckpointError(f"{folder}: config.json builds {k} with shape {expected.get(k)}, but "
+                                  f"model.safetensors holds {saved.get(k)}: the two do not belong together.")
+
 def save_weights(model: nn.Module, path: str | Path):
     "The model's state dict as safetensors (CPU copies, contiguous), written to `path`."
     save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(path))
+    os.chmod(path, 0o666 & ~current_umask())  # safetensors writes 0600; a saved file follows the umask
 
 def write_model_files(model: ConfiguredModule, folder: str | Path, extra: dict | None = None):
-    "Write model.safetensors and a config.json (class, arguments, prodtags version, `extra`) into `folder`."
+    "Write model.safetensors and a config.json (class, arguments, prodtags version, `extra`, file manifest)."
     folder = Path(folder)
     meta = {"model": class_path(type(model)), "config": model.config, "prodtags_version": prodtags.__version__}
     save_weights(model, folder / "model.safetensors")
-    write_json(folder / "config.json", {**meta, **(extra or {})})
+    write_config(folder, {**meta, **(extra or {})})
 
 def save_model(model: ConfiguredModule, folder: str | Path, extra: dict | None = None) -> Path:
     "Write `model` to `folder` atomically: config.json (class, arguments, `extra`) and model.safetensors."
@@ -93,18 +196,29 @@ def save_model(model: ConfiguredModule, folder: str | Path, extra: dict | None =
 
 def load_model(folder: str | Path, device: torch.device | str | None = None,
                base: type = ConfiguredModule) -> tuple[ConfiguredModule, dict]:
-    "The model saved in `folder` (on `device`, in eval mode) and its config.json; its class must subclass `base`."
+    """The model saved in `folder` (on `device`, in eval mode) and its config.json; its class must subclass `base`.
+    Before anything is built: the files are checked against the manifest, and the arguments against the weights'
+    shapes (so a config.json cannot make prodtags allocate what the file does not hold); after: weights are finite."""
     folder = Path(folder)
     meta = read_config(folder)
-    if not (folder / "model.safetensors").is_file():
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
         raise CheckpointError(f"{folder} has no model.safetensors: not a prodtags model folder, or an interrupted copy.")
+    verify_files(folder, meta)
     cls = import_class(meta.get("model", ""), base, folder)
-    try: model = cls(**meta.get("config", {}))
-    except TypeError as e:
+    config = meta.get("config", {})
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{folder / 'config.json'}: 'config' should be a JSON object of arguments, not "
+                              f"{type(config).__name__}.")
+    check_arguments(cls, config, folder / "config.json")
+    _check_shapes(cls, config, weights, folder)
+    try: model = cls(**config)
+    except (TypeError, ValueError, OverflowError, RuntimeError) as e:
         raise CheckpointError(f"{folder / 'config.json'}: its arguments do not fit {cls.__name__} ({e}).") from None
-    try: model.load_state_dict(load_file(str(folder / "model.safetensors")))
+    try: model.load_state_dict(load_file(str(weights)))
     except Exception as e:
-        raise CheckpointError(f"{folder / 'model.safetensors'} is corrupt or does not fit {cls.__name__} ({e}).") from None
+        raise CheckpointError(f"{weights} is corrupt or does not fit {cls.__name__} ({str(e)[:200]}).") from None
+    check_finite(model, weights)
     return model.to(get_device(device)).eval(), meta
 
 # %% ../nbs/04_persist.ipynb #878ecd10
@@ -149,10 +263,60 @@ def load_checkpoint(folder: str | Path, model: nn.Module, opt: torch.optim.Optim
         sched.load_state_dict(meta["scheduler"])
         rng = load_file(str(folder / "rng.safetensors"))
     except Exception as e:
-        raise CheckpointError(f"Cannot resume from {folder} ({e}). Delete that folder to start afresh.") from None
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise CheckpointError(f"Cannot resume from {folder} ({reason}). Start afresh (`--no-resume`, resume=False) "
+                              f"or delete that folder.") from None
     torch.set_rng_state(rng["torch"])
     if torch.cuda.is_available() and "cuda0" in rng:
         torch.cuda.set_rng_state_all([rng[f"cuda{i}"] for i in range(torch.cuda.device_count()) if f"cuda{i}" in rng])
     random.setstate(tuple(tuple(x) if isinstance(x, list) else x for x in meta["python_rng"]))
     s = meta["numpy_rng"]; np.random.set_state((s[0], np.array(s[1], dtype=np.uint32), *s[2:]))
     return meta["loop"]
+
+# %% ../nbs/04_persist.ipynb #f87f9581
+LOCK_FILE = ".prodtags.lock"
+_HELD: dict[str, int] = {}   # folders this process holds, and how many times
+
+def check_writable(folder: str | Path) -> Path:
+    "`folder`, created if needed; a ConfigError at once if it is a file or cannot be written."
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder} is a file, not a folder: choose another output folder.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder): pass
+    except OSError as e:
+        raise ConfigError(f"Cannot write into {folder} ({e.strerror or e}): choose another output folder or fix its "
+                          f"permissions.") from None
+    return folder
+
+@contextlib.contextmanager
+def output_lock(folder: str | Path, wait: bool = False, what: str = "training") -> Iterator[Path]:
+    "Hold `folder`'s lock while writing into it: another holder is a CheckpointError naming it (or, with `wait`, a wait)."
+    folder = check_writable(folder)
+    key = str(folder.resolve())
+    if key in _HELD or fcntl is None:
+        _HELD[key] = _HELD.get(key, 0) + 1
+        try: yield folder
+        finally:
+            _HELD[key] -= 1
+            if not _HELD[key]: del _HELD[key]
+        return
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 500, 0).decode("utf-8", "replace").strip() or "another process"
+            if not wait:
+                raise CheckpointError(f"{folder} is in use by {holder}. Wait for it to finish, or choose another "
+                                      f"output folder.") from None
+            print(f"Waiting for {holder}, which is writing {folder}.", file=sys.stderr)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} ({what}, since {time.strftime('%H:%M:%S')})"
+                  .encode(), 0)
+        _HELD[key] = 1
+        try: yield folder
+        finally: del _HELD[key]
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

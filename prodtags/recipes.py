@@ -19,16 +19,18 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from .core import (ConfigError, Profile, Settings, cache_dir, environment, get_device, get_profile,
+from .core import (DEFAULT_TAGGER_ENV, CheckpointError, ConfigError, MissingExtraError, Profile, Settings,
+                           cache_dir, environment, get_device, get_profile, install_hint, missing_modules,
                            seed_everything, write_json)
-from .data import TAOBAO_TYPES, TaggedTitle, TagSet, Vocab, encode_titles, load_taobao, make_loader
+from .data import TAOBAO_TYPES, TaggedTitle, TagSet, Vocab, data_record, encode_titles, load_taobao, make_loader
 from .loop import TrainConfig, fit
+from .persist import output_lock
 from .taggers import (CharBigramEmbedding, CharTagger, Predictor, SpanTagger, TaggerModel, load_tagger,
                               tagger_folder)
 
 # %% auto #0
-__all__ = ['RECIPES', 'EVAL_SPLITS', 'DEFAULT_TAGGER_ENV', 'DEFAULT_RECIPE', 'TaggerSettings', 'Recipe', 'register_recipe',
-           'find_recipe', 'measure_latency', 'results_name', 'write_results', 'results_record', 'train_taobao_tagger',
+__all__ = ['RECIPES', 'EVAL_SPLITS', 'DEFAULT_RECIPE', 'TaggerSettings', 'Recipe', 'register_recipe', 'find_recipe',
+           'measure_latency', 'results_name', 'write_results', 'results_record', 'train_taobao_tagger',
            'CharBiLSTMTagger', 'train_char_tagger', 'default_recipe', 'default_tagger_dir', 'default_tagger']
 
 # %% ../nbs/07_recipes.ipynb #a7578dfc
@@ -62,13 +64,21 @@ class Recipe:
     summary: str
     extra: str | None = None   # the pip extra it needs, if any
 
+    def missing(self) -> list[str]:
+        "The modules of this recipe's extra that are not installed (empty: the recipe can run here)."
+        return missing_modules(self.extra) if self.extra else []
+
+    def status(self) -> str:
+        "'available', or the command that installs what the recipe lacks."
+        return f"needs {install_hint(self.extra)}" if self.missing() else "available"
+
     def load(self) -> Callable:
-        "The recipe function; a missing extra is a ConfigError that says what to install."
+        "The recipe function; a missing extra is a `MissingExtraError` that says what to install."
+        if missing := self.missing():
+            raise MissingExtraError(f"Recipe {self.name!r} needs the {self.extra!r} extra ({', '.join(missing)} not "
+                                    f"installed): {install_hint(self.extra)}")
         module, _, name = self.target.partition(":")
-        try: return getattr(importlib.import_module(module), name)
-        except ImportError as e:
-            hint = f"pip install 'prodtags[{self.extra}]'" if self.extra else "reinstall prodtags"
-            raise ConfigError(f"Recipe {self.name!r} needs {e.name or module}, which is not installed: {hint}.") from None
+        return getattr(importlib.import_module(module), name)
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("char-bilstm", "prodtags.recipes:train_char_tagger", "span-tagger",
@@ -142,6 +152,7 @@ def results_record(technique: str, tagger: SpanTagger, cpu_tagger: SpanTagger, e
     `state` is `fit`'s loop state (epochs, training time, history); a run without `fit` passes `train_seconds`."""
     profile = get_profile(profile)
     record = {"technique": technique, "kind": tagger.kind, "data": "taobao", "seed": seed,
+              "data_files": data_record(*(f"taobao_ner/{s}.txt" for s in ("train", "dev", "test"))),
               **environment(profile, tagger.device), "date": time.strftime("%Y-%m-%d"), "parameters": parameters,
               "train_titles": train_titles}
     if state:
@@ -162,6 +173,12 @@ def train_taobao_tagger(technique: str, build_model: Callable[[int, int, TaggerS
     """Train `build_model(vocab_size, num_labels, settings)` on Taobao NER into `out_dir`.
     Returns the tagger (best epoch on dev_clean) and its results record. `settings` replaces the profile's
     `TaggerSettings` (a smaller budget for a sweep, say); `train_config` overrides `TrainConfig` fields."""
+    with output_lock(out_dir):  # writable and ours, checked before any data is read
+        tagger, results = _train_taobao_tagger(technique, build_model, out_dir, profile, seed, lr, progress, resume,
+                                               settings, **train_config)
+    return tagger, results
+
+def _train_taobao_tagger(technique, build_model, out_dir, profile, seed, lr, progress, resume, settings, **train_config):
     profile, device = get_profile(profile), get_device()
     settings = settings or TaggerSettings.for_profile(profile)
     out_dir = Path(out_dir)
@@ -215,7 +232,6 @@ def train_char_tagger(out_dir: str | Path, profile: Profile | str | None = None,
     return train_taobao_tagger("char-bilstm", build, out_dir, profile, seed, lr, progress, resume)
 
 # %% ../nbs/07_recipes.ipynb #5a93cc13
-DEFAULT_TAGGER_ENV = "PRODTAGS_DEFAULT_TAGGER"
 DEFAULT_RECIPE = "char-bilstm"
 
 def default_recipe() -> Recipe:
@@ -231,8 +247,14 @@ def default_tagger(profile: Profile | str | None = None, device: torch.device | 
     "The default tagger of `profile`, trained into the cache on first use (a few minutes on a laptop CPU)."
     out = default_tagger_dir(profile)
     if not (out / "tagger" / "config.json").is_file():
-        recipe = default_recipe()
-        print(f"No default tagger yet: training {recipe.name} ({recipe.summary}) once into the cache; later calls "
-              f"reuse it.", file=sys.stderr)
-        recipe.load()(out, profile=profile, progress=progress)
+        with output_lock(out, wait=True, what="training the default tagger"):  # a second caller waits, then loads
+            if not (out / "tagger" / "config.json").is_file():
+                recipe = default_recipe()
+                print(f"No default tagger yet: training {recipe.name} ({recipe.summary}) once into the cache; later "
+                      f"calls reuse it.", file=sys.stderr)
+                train = recipe.load()
+                try: train(out, profile=profile, progress=progress)
+                except CheckpointError as e:  # a killed run of another prodtags version or other settings
+                    print(f"Starting the default tagger afresh: {e}", file=sys.stderr)
+                    train(out, profile=profile, progress=progress, resume=False)
     return load_tagger(tagger_folder(out), device)

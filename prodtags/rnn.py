@@ -8,7 +8,11 @@ titles, and the pre-neural anchor it is measured against: a crfsuite CRF on char
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
+import struct
+import subprocess
+import sys
 import tempfile
 import time
 import unicodedata
@@ -19,18 +23,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core import (CheckpointError, ConfigError, Profile, atomic_dir, get_device, get_profile,
-                           read_json, seed_everything, write_json)
+from .core import (CheckpointError, ConfigError, Profile, atomic_dir, get_device, get_profile, read_json,
+                           require, seed_everything, write_json)
 from .attention import AdditiveAttention
 from .data import TAOBAO_TYPES, TagSet, load_taobao
 from .metrics import entity_scores
-from .persist import read_config
+from .persist import read_config, verify_files, write_config
 from .recipes import EVAL_SPLITS, TaggerSettings, results_record, train_taobao_tagger
 from .taggers import BIGRAM_BUCKETS, BIGRAM_DIM, CharBigramEmbedding, CharTagger, SpanTagger, TaggerModel
 
 # %% auto #0
-__all__ = ['NEG', 'bio_allowed', 'CRF', 'crf_decode', 'BiLSTMCRF', 'train_bilstm_crf', 'train_opentag', 'char_ngram_features',
-           'CRFSuiteTagger', 'train_crf_anchor']
+__all__ = ['NEG', 'CRFSUITE_HEADER', 'PROBE_TITLES', 'bio_allowed', 'CRF', 'crf_decode', 'BiLSTMCRF', 'train_bilstm_crf',
+           'train_opentag', 'char_ngram_features', 'check_crfsuite_file', 'probe_crfsuite_file', 'CRFSuiteTagger',
+           'train_crf_anchor']
 
 # %% ../nbs/40_rnn.ipynb #d0bafd97
 NEG = -1e4  # score of a forbidden transition: exp(-1e4) is 0 in float32, and -1e4 stays finite (no NaN in sums)
@@ -278,12 +283,47 @@ def char_ngram_features(text: str) -> list[list[str]]:
     return feats
 
 # %% ../nbs/40_rnn.ipynb #16db34a4
+CRFSUITE_HEADER = struct.Struct("<4sI4s9I")   # magic 'lCRF', file size, type 'FOMC', version, counts and offsets
+
+def check_crfsuite_file(path: str | Path):
+    """A CheckpointError unless `path` starts with a whole crfsuite header whose recorded size is the file's size and
+    whose offsets lie inside it: crfsuite's C parser trusts these and crashes the process on a cut file."""
+    path = Path(path)
+    with open(path, "rb") as f: head = f.read(CRFSUITE_HEADER.size)
+    size = path.stat().st_size
+    if len(head) < CRFSUITE_HEADER.size: bad = f"only {size} bytes, less than a header"
+    else:
+        magic, recorded, kind, _version, *counts_offsets = CRFSUITE_HEADER.unpack(head)
+        offsets = counts_offsets[3:]
+        if magic != b"lCRF" or kind != b"FOMC": bad = "not a crfsuite model (wrong magic bytes)"
+        elif recorded != size: bad = f"{size:,} bytes, but its header says {recorded:,}: cut short or padded"
+        elif not all(CRFSUITE_HEADER.size <= o <= size for o in offsets): bad = "its header points outside the file"
+        else: return
+    raise CheckpointError(f"{path} is not a whole crfsuite model ({bad}). Copy the folder again, or retrain.")
+
+_CRFSUITE_PROBE = ("import json, sys, pycrfsuite; t = pycrfsuite.Tagger(); t.open(sys.argv[1]); t.info()\n"
+                   "for xseq in json.load(sys.stdin): t.tag(xseq); [t.marginal(y, 0) for y in t.labels()]")
+PROBE_TITLES = ("华为 Mate60 Pro 手机壳", "2023新款连衣裙女夏季", "iphone 15 钢化膜 2片装")
+
+def probe_crfsuite_file(path: str | Path, timeout: float = 15):
+    """Open the model and tag sample titles in a child process first, so that a file that crashes (or hangs)
+    crfsuite's parser stops the child, not prodtags. A best effort for folders saved without checksums: a file
+    crafted to pass it can still crash crfsuite, which trusts its input, so load those only from trusted sources."""
+    sample = json.dumps([char_ngram_features(t) for t in PROBE_TITLES])
+    try: r = subprocess.run([sys.executable, "-c", _CRFSUITE_PROBE, str(path)], input=sample.encode(),
+                            capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired: r = None
+    if r is None or r.returncode != 0:
+        why = "took too long" if r is None else (f"crashed it (signal {-r.returncode})" if r.returncode < 0 else
+                                                   "was refused by it")
+        raise CheckpointError(f"{path} is a damaged crfsuite model: opening it {why}. Copy the folder again, or retrain.")
+
 class CRFSuiteTagger(SpanTagger):
-    "Linear-chain CRF on character n-gram features (python-crfsuite / sklearn-crfsuite) behind the tagger interface."
+    "Linear-chain CRF on character n-gram features (python-crfsuite) behind the tagger interface."
     MODEL_FILE = "model.crfsuite"
 
     def __init__(self, model_path: str | Path, config: dict | None = None):
-        import pycrfsuite  # python-crfsuite: pip install 'prodtags[crf]'
+        pycrfsuite = require("pycrfsuite", "crf", "The crfsuite CRF")   # python-crfsuite
         super().__init__(None)                               # crfsuite runs on the CPU, no torch model
         self.model_path, self.config = Path(model_path), dict(config or {})
         self._model_bytes = self.model_path.read_bytes()  # keep the model in memory: the file may move later
@@ -294,7 +334,7 @@ class CRFSuiteTagger(SpanTagger):
     def train(cls, titles, c1: float = 0.05, c2: float = 0.05, max_iterations: int = 100,
               model_path: str | Path | None = None) -> "CRFSuiteTagger":
         "Fit on `TaggedTitle`s; the model file goes to `model_path` (a temporary file if None)."
-        import pycrfsuite
+        pycrfsuite = require("pycrfsuite", "crf", "The crfsuite CRF")
         trainer = pycrfsuite.Trainer(verbose=False)
         for t in titles:
             if t.text: trainer.append(char_ngram_features(t.text), list(t.tags))
@@ -326,17 +366,23 @@ class CRFSuiteTagger(SpanTagger):
         "Write the crfsuite model and config.json (with `tagger` = this class) to `folder`, atomically."
         with atomic_dir(Path(folder)) as tmp:
             (tmp / self.MODEL_FILE).write_bytes(self._model_bytes)
-            write_json(tmp / "config.json", {**self.header(), "model": "crfsuite", "config": self.config,
-                                             **(extra or {})})
+            write_config(tmp, {**self.header(), "model": "crfsuite", "config": self.config, **(extra or {})})
         return Path(folder)
 
     @classmethod
     def load(cls, folder: str | Path, device: torch.device | str | None = None) -> "CRFSuiteTagger":
-        "The tagger saved in `folder` (crfsuite runs on the CPU whatever `device` says)."
+        """The tagger saved in `folder` (crfsuite runs on the CPU whatever `device` says). The model file is checked
+        before crfsuite's C parser reads it: against the size and sha256 in config.json, and its header; a folder
+        saved without them (an older prodtags) is first opened in a child process."""
         folder = Path(folder)
         meta = read_config(folder)
         if not (folder / cls.MODEL_FILE).is_file():
             raise CheckpointError(f"{folder} has no {cls.MODEL_FILE}: not a crfsuite tagger folder, or an interrupted copy.")
+        if not isinstance(meta.get("config", {}), dict):
+            raise CheckpointError(f"{folder / 'config.json'}: 'config' should be a JSON object.")
+        listed = verify_files(folder, meta) and cls.MODEL_FILE in meta["files"]
+        check_crfsuite_file(folder / cls.MODEL_FILE)
+        if not listed: probe_crfsuite_file(folder / cls.MODEL_FILE)
         try: return cls(folder / cls.MODEL_FILE, meta.get("config"))
         except (OSError, ValueError) as e:
             raise CheckpointError(f"{folder / cls.MODEL_FILE} is not a readable crfsuite model ({e}).") from None

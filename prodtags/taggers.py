@@ -5,6 +5,7 @@
 # %% ../nbs/05_taggers.ipynb #65fec279
 from __future__ import annotations
 
+import warnings
 from abc import ABC, ABCMeta, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
@@ -14,7 +15,7 @@ import torch
 from torch import nn
 
 import prodtags
-from .core import CheckpointError, ConfigError, LabelScore, TagSpan, atomic_dir, get_device
+from .core import CheckpointError, ConfigError, LabelScore, ProdtagsWarning, TagSpan, atomic_dir, get_device
 from .data import (IGNORE_INDEX, TaggedTitle, TagSet, Vocab, hashed_bigrams, make_loader, pad_batch, tag_spans,
                            to_device)
 from .display import LabelView, SpanView, show_labels, show_spans
@@ -22,10 +23,13 @@ from .metrics import entity_scores
 from .persist import ConfiguredModule, class_path, import_class, load_model, read_config, write_model_files
 
 # %% auto #0
-__all__ = ['PREDICTION_KINDS', 'BIGRAM_BUCKETS', 'BIGRAM_DIM', 'Predictor', 'SpanTagger', 'ProductClassifier', 'tagger_folder',
-           'load_tagger', 'TaggerModel', 'CharBigramEmbedding', 'CharTagger']
+__all__ = ['MAX_TITLE_CHARS', 'PREDICTION_KINDS', 'BIGRAM_BUCKETS', 'BIGRAM_DIM', 'Predictor', 'SpanTagger', 'ProductClassifier',
+           'tagger_folder', 'read_vocab', 'read_labels', 'vocab_and_tagset', 'load_tagger', 'TaggerModel',
+           'CharBigramEmbedding', 'CharTagger']
 
 # %% ../nbs/05_taggers.ipynb #09b27b82
+MAX_TITLE_CHARS = 1000   # titles average 29 characters; longer input is cut here, with a warning
+
 class Predictor(ABC):
     "What span taggers and product classifiers share: a device, an optional torch model on it, save and load."
     kind: ClassVar[str]
@@ -46,6 +50,19 @@ class Predictor(ABC):
             if not isinstance(t, str):
                 raise TypeError(f"Title {i} is a {type(t).__name__}, not a str: {t!r}. Convert it with str() first.")
         return list(texts), single
+
+    @staticmethod
+    def clip_texts(texts: Sequence[str], batch_size: int = 64) -> list[str]:
+        """`texts` with each title cut to its first `MAX_TITLE_CHARS` characters (a ProdtagsWarning says how many were
+        cut; offsets into the cut title are offsets into the whole one), after checking `batch_size`."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be a whole number of at least 1, got {batch_size!r}.")
+        long = [i for i, t in enumerate(texts) if len(t) > MAX_TITLE_CHARS]
+        if long:
+            warnings.warn(f"{len(long)} title(s) longer than {MAX_TITLE_CHARS} characters (the longest has "
+                          f"{max(len(texts[i]) for i in long):,}) were tagged in their first {MAX_TITLE_CHARS} "
+                          f"characters only.", ProdtagsWarning, stacklevel=3)
+        return [t[:MAX_TITLE_CHARS] for t in texts]
 
     def header(self) -> dict[str, Any]:
         "The first keys of a saved folder's config.json: kind, the class that reads it, prodtags version."
@@ -72,6 +89,7 @@ class SpanTagger(Predictor):
     def predict(self, texts: str | Sequence[str], batch_size: int = 64) -> list[TagSpan] | list[list[TagSpan]]:
         "Tag spans of one title (a list of `TagSpan`) or of each title in a list (a list of lists)."
         texts, single = self.check_texts(texts)
+        texts = self.clip_texts(texts, batch_size)
         tags, confs = self.predict_tags(texts, batch_size)
         out = [tag_spans(t, tg, c, strip=True) for t, tg, c in zip(texts, tags, confs)]
         return out[0] if single else out
@@ -115,6 +133,7 @@ class ProductClassifier(Predictor):
                 threshold: float | None = None, batch_size: int = 64) -> list[LabelScore] | list[list[LabelScore]]:
         "Labels of one product (a list of `LabelScore`) or of each product, most likely first."
         texts, single = self.check_texts(texts)
+        texts = self.clip_texts(texts, batch_size)
         probs = self.predict_scores(texts, self.check_images(images, len(texts), single), batch_size)
         threshold = self.threshold if threshold is None else threshold
         top_k = top_k or self.top_k
@@ -138,13 +157,40 @@ def tagger_folder(folder: str | Path) -> Path:
     folder = Path(folder)
     return folder / "tagger" if (folder / "tagger" / "config.json").is_file() else folder
 
+def read_vocab(folder: str | Path, meta: dict, size: int | None = None) -> Vocab:
+    "The `Vocab` a saved folder's config.json describes, checked to be well formed (and to have `size` entries)."
+    vocab = meta.get("vocab")
+    if not (isinstance(vocab, dict) and isinstance(vocab.get("tokens"), list) and
+            all(isinstance(t, str) for t in vocab["tokens"]) and isinstance(vocab.get("lowercase", True), bool)):
+        raise CheckpointError(f"{folder}: config.json has no well-formed vocab (a list of characters): save the tagger "
+                              f"with its class's save().")
+    out = Vocab.from_json(vocab)
+    if size is not None and len(out) != size:
+        raise CheckpointError(f"{folder}: config.json's vocab has {len(out)} entries but the model {size}: the two "
+                              f"do not belong together.")
+    return out
+
+def read_labels(folder: str | Path, meta: dict, key: str, size: int | None = None) -> list[str]:
+    "The list of names under `key` in a saved folder's config.json, checked (and to have `size` entries)."
+    names = meta.get(key)
+    if not (isinstance(names, list) and names and all(isinstance(t, str) and t for t in names)):
+        raise CheckpointError(f"{folder}: config.json has no well-formed {key} (a list of names).")
+    if size is not None and len(names) != size:
+        raise CheckpointError(f"{folder}: config.json lists {len(names)} {key} but the model predicts {size}: the two "
+                              f"do not belong together.")
+    return names
+
+def vocab_and_tagset(folder: str | Path, meta: dict) -> tuple[Vocab, TagSet]:
+    "The `Vocab` and `TagSet` a saved folder's config.json describes, checked to be well formed."
+    return read_vocab(folder, meta), TagSet(read_labels(folder, meta, "tag_types"))
+
 def load_tagger(folder: str | Path, device: torch.device | str | None = None,
                 kind: str | None = None) -> SpanTagger | ProductClassifier:
     "Load any saved span tagger or product classifier (`kind` asks for one of the two)."
     folder = tagger_folder(folder)
     meta = read_config(folder)
     declared = meta.get("kind")
-    if declared not in PREDICTION_KINDS:
+    if not isinstance(declared, str) or declared not in PREDICTION_KINDS:
         raise CheckpointError(f"{folder} is not a saved tagger: its config.json declares no kind "
                               f"({', '.join(PREDICTION_KINDS)}). `prodtags list` shows the folders that are.")
     if kind is not None and declared != kind:
@@ -227,9 +273,13 @@ class CharTagger(SpanTagger):
     def load(cls, folder: str | Path, device: torch.device | str | None = None) -> "CharTagger":
         "The tagger saved in `folder`."
         model, meta = load_model(folder, device, base=TaggerModel)
-        if "vocab" not in meta or "tag_types" not in meta:
-            raise CheckpointError(f"{folder} holds a model but no vocabulary or tag set: save it with CharTagger.save.")
-        return cls(model, Vocab.from_json(meta["vocab"]), TagSet(meta["tag_types"]), device)
+        vocab, tagset = vocab_and_tagset(folder, meta)
+        for key, have in (("num_labels", len(tagset)), ("vocab_size", len(vocab))):
+            if key in model.config and model.config[key] != have:
+                raise CheckpointError(f"{folder}: config.json's {key} is {model.config[key]!r}, but its "
+                                      f"{'tag_types' if key == 'num_labels' else 'vocab'} give {have}: the two do not "
+                                      f"belong together.")
+        return cls(model, vocab, tagset, device)
 
     def __repr__(self):
         return f"CharTagger({self.model.model_name}, {self.model.num_parameters():,} parameters, {self.tagset})"

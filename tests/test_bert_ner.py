@@ -94,6 +94,11 @@ def test_save_load_roundtrip_and_corrupt_folder(tiny_tagger, tmp_path):
     texts = ["华为手机", "苹果 iphone 13 手机壳"]
     assert loaded.predict(texts) == tiny_tagger.predict(texts)
     (tmp_path / "t" / "encoder" / "model.safetensors").write_bytes(b"broken")
+    with pytest.raises(CheckpointError, match="has 6 bytes, but .* were saved"):      # the manifest names it first
+        load_tagger(tmp_path / "t")
+    meta = json.loads((tmp_path / "t" / "config.json").read_text(encoding="utf-8"))
+    del meta["files"]                                                              # a folder saved without one
+    (tmp_path / "t" / "config.json").write_text(json.dumps(meta), encoding="utf-8")
     with pytest.raises(CheckpointError, match="corrupt or incomplete"):
         load_tagger(tmp_path / "t")
     with pytest.raises(CheckpointError):

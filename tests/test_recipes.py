@@ -1,6 +1,8 @@
+import sys
+
 import pytest
 
-from prodtags.core import ConfigError, read_json
+from prodtags.core import ConfigError, MissingExtraError, read_json
 from prodtags.display import headline
 from prodtags.recipes import (RECIPES, Recipe, TaggerSettings, find_recipe, measure_latency, register_recipe,
                               train_char_tagger, write_results)
@@ -15,13 +17,13 @@ def test_recipe_table_finds_and_loads_recipes():
         assert recipe.kind in ("span-tagger", "product-classifier") and ":" in recipe.target
 
 
-def test_a_missing_extra_is_named(monkeypatch):
-    recipe = register_recipe(Recipe("needs-extra", "prodtags_no_such_module:train", "span-tagger", "test", extra="crf"))
-    try:
-        with pytest.raises(ConfigError, match=r"pip install 'prodtags\[crf\]'"):
-            recipe.load()
-    finally:
-        RECIPES.pop("needs-extra")
+def test_a_missing_extra_is_named_before_anything_is_imported(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pycrfsuite", None)            # as if python-crfsuite were not installed
+    recipe = find_recipe("crf")
+    assert recipe.missing() == ["pycrfsuite"] and recipe.status() == "needs pip install 'prodtags[crf]'"
+    with pytest.raises(MissingExtraError, match=r"'crf' extra .*pip install 'prodtags\[crf\]'"):
+        recipe.load()
+    assert find_recipe("char-bilstm").status() == "available"
 
 
 def test_results_records_and_headline(tmp_path):

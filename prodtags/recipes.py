@@ -95,6 +95,10 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            "multilingual-e5-small fine-tuned for product NER (10_ner_bert)", extra="bert"),
     Recipe("attention-pool", "prodtags.attention:train_attention_classifier", "product-classifier",
            "attention pooling over characters for the 30 commonest product words (30_attention)"),
+    Recipe("crf-distant", "prodtags.fewer_labels:train_crf_distant", "span-tagger",
+           "weakly supervised: the crf on 1,000 gold titles + dictionary-matched labels (96_fewer_labels)", extra="crf"),
+    Recipe("crf-selftrain", "prodtags.fewer_labels:train_crf_selftrain", "span-tagger",
+           "weakly supervised: the crf on 1,000 gold titles + a teacher's confident tags (96_fewer_labels)", extra="crf"),
 )}
 
 def register_recipe(recipe: Recipe) -> Recipe:

@@ -35,7 +35,7 @@ run: setup
 test: setup
 	PRODTAGS_PROFILE=smoke $(BIN)/python -m pytest tests nbs --nbval-lax --nbval-current-env -q
 
-# The lowest versions pyproject.toml allows (base and the bert, crf, vision and plot extras) in a fresh environment,
+# The lowest versions pyproject.toml allows (base and every extra but minilm) in a fresh environment,
 # then the unit tests: needs the network and a few minutes, so it is not part of `make test`. KEEP_TORCH=1 reuses the
 # installed torch and torchvision instead of downloading torch 2.4 (gigabytes); the other lower bounds are still checked.
 test-min: setup

@@ -95,6 +95,8 @@ def check_resumable(ckpt: Path, run: dict):
     for part in ("train", "model"):
         old, new = before.get(part), _as_json(run[part])
         if part == "train" and isinstance(old, dict):
+            # a setting added to TrainConfig after the checkpoint was written had its default value then
+            old = {**_as_json(asdict(TrainConfig())), **old}
             old, new = ({k: v for k, v in d.items() if k not in RESUMABLE_CHANGES} for d in (old, new))
         if old is None or old == new: continue
         diff = [f"{k}={old.get(k)!r} then, {new.get(k)!r} now" for k in sorted(old.keys() | new.keys())

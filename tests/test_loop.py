@@ -67,3 +67,16 @@ def test_fit_declares_what_it_trains(toy):
     assert isinstance(model, Trainable)
     with pytest.raises(TypeError, match="Linear lacks loss, model_name, config"):
         fit(nn.Linear(2, 2), loader, TrainConfig(epochs=1), progress=False)
+
+
+def test_a_checkpoint_from_before_a_new_training_setting_still_resumes(tmp_path):
+    "A TrainConfig field added later (precision, compile, ...) is absent from older checkpoints: it had its default."
+    import json
+    from prodtags.loop import TrainConfig, check_resumable
+    from prodtags.core import CheckpointError
+    ckpt = tmp_path / "checkpoint"; ckpt.mkdir()
+    old = {k: v for k, v in json.loads(json.dumps(vars(TrainConfig(seed=3)))).items() if k not in ("precision", "compile")}
+    (ckpt / "state.json").write_text(json.dumps({"loop": {"run": {"train": old, "model": None}}}))
+    check_resumable(ckpt, {"train": vars(TrainConfig(seed=3)), "model": None})                    # defaults: resumes
+    with pytest.raises(CheckpointError, match="precision"):
+        check_resumable(ckpt, {"train": vars(TrainConfig(seed=3, precision="bf16")), "model": None})  # a change: refused

@@ -10,44 +10,28 @@ n = 300, seed 0). Gold sets drawn with seeds 0, 1, 2 up to 1,000 titles. Scores 
 """
 from __future__ import annotations
 
-import gzip, json, sys, tempfile, time
+import sys, time
 from pathlib import Path
 
+from challenges_runs import read_gz, scores, train_crf, write_gz   # the same CRF (100 iterations), scores and caches
 from prodtags.data import load_taobao
 from prodtags.fewer_labels import gold_and_pool, train_crf_distant, train_crf_selftrain, weak_titles
-from prodtags.metrics import entity_scores
 from prodtags.recipes import write_results
-from prodtags.rnn import CRFSuiteTagger
 
 OUT = Path("results/challenges/fewer_labels.json.gz")
-SIZES, WEAK_SIZES, POOL, ITERS = (100, 300, 1000, 3000), (100, 300, 1000), 2000, 100
+SIZES, WEAK_SIZES, POOL = (100, 300, 1000, 3000), (100, 300, 1000), 2000
 SEEDS = (0, 1, 2)   # gold sets drawn with each seed, for the sizes up to 1,000 (3,000 leaves little to draw from)
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 
 
-def crf(titles):
-    with tempfile.TemporaryDirectory() as tmp:
-        return CRFSuiteTagger.train(titles, max_iterations=ITERS, model_path=Path(tmp) / "m.crfsuite")
-
-
-def scores(tagger):
-    out = {}
-    for split in ("dev_clean", "test_clean"):
-        gold = load_taobao(split)
-        out[split] = entity_scores([t.tags for t in gold], tagger.predict_tags([t.text for t in gold])[0])
-    return out
-
-
 def curves():
-    runs = json.load(gzip.open(OUT, "rt", encoding="utf-8")) if OUT.is_file() else {}
-    def save():
-        with open(OUT, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:   # same runs, same bytes
-            gz.write(json.dumps(runs).encode("utf-8"))
+    runs = read_gz(OUT) if OUT.is_file() else {}
+    def save(): write_gz(OUT, runs)
     train = load_taobao("train")
     def run(key, titles, **extra):
         if key in runs: return
         t0 = time.perf_counter()
-        tagger = crf(titles)
+        tagger = train_crf(titles)
         runs[key] = {"train_titles": len(titles), "seconds": round(time.perf_counter() - t0), **extra,
                      "scores": scores(tagger)}
         save(); print(key, round(100 * runs[key]["scores"]["test_clean"]["overall"]["f1"], 1), flush=True)
@@ -60,7 +44,7 @@ def curves():
             if n not in WEAK_SIZES: continue
             weak = weak_titles(gold, pool, "distant")
             run(f"distant/{n}{tag}", [*gold, *weak], gold_titles=n, weak_titles=len(weak), seed=seed)
-            teacher = crf(gold)
+            teacher = train_crf(gold)
             thresholds = THRESHOLDS if (n, seed) == (300, 0) else (runs["chosen_threshold"],)
             for thr in thresholds:
                 weak = weak_titles(gold, pool, "self-training", teacher, thr)

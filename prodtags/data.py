@@ -34,12 +34,12 @@ from .core import (DATA_ENV, ChecksumError, ConfigError, DataFormatError, DataNo
 # %% auto #0
 __all__ = ['DATA_FILES', 'Span', 'TAOBAO_TYPES', 'TAOBAO_TYPE_NAMES', 'TAOBAO_SPLITS', 'IGNORE_INDEX', 'BIGRAM_LEFT_PRIME',
            'BIGRAM_RIGHT_PRIME', 'BIGRAM_RIGHT_MIX', 'FASHION_MNIST_CLASSES', 'FASHION_MNIST_CLASSES_ZH', 'RemoteFile',
-           'file_sha256', 'download', 'verified', 'data_record', 'data_path', 'TaggedTitle', 'decode_lines',
-           'parse_bio_lines', 'read_bio_file', 'bio_to_spans', 'spans_to_bio', 'grapheme_starts', 'tag_spans',
-           'clean_split', 'load_taobao', 'leakage_report', 'Vocab', 'TagSet', 'align_labels', 'token_tags_to_char_tags',
-           'encode_titles', 'pad_batch', 'LengthBucketSampler', 'make_loader', 'to_device', 'hashed_bigrams',
-           'values_to_spans', 'load_oa_mine', 'read_idx', 'load_fashion_mnist', 'AboListing', 'parse_abo_values',
-           'load_abo_samples']
+           'file_sha256', 'download', 'verified', 'data_record', 'data_path', 'TaggedTitle', 'decode_line',
+           'decode_lines', 'parse_bio_lines', 'read_bio_file', 'bio_to_spans', 'spans_to_bio', 'grapheme_starts',
+           'tag_spans', 'clean_split', 'load_taobao', 'leakage_report', 'Vocab', 'TagSet', 'align_labels',
+           'token_tags_to_char_tags', 'encode_titles', 'pad_batch', 'LengthBucketSampler', 'make_loader', 'to_device',
+           'hashed_bigrams', 'values_to_spans', 'load_oa_mine', 'read_idx', 'load_fashion_mnist', 'AboListing',
+           'parse_abo_values', 'load_abo_samples']
 
 # %% ../nbs/01_data.ipynb #e3c67403
 @dataclass(frozen=True)
@@ -180,25 +180,31 @@ class TaggedTitle:
         "The gold tag spans of this title."
         return tag_spans(self.text, self.tags)
 
+def _check_errors(errors: str):
+    if errors not in ("strict", "replace"):
+        raise ConfigError(f"errors must be 'strict' or 'replace', got {errors!r}.")
+
+def decode_line(row: bytes, source: str = "<input>", lineno: int = 1, errors: str = "strict") -> str:
+    """One line of `decode_lines` (its bytes without the `\\n`): one trailing `\\r` dropped, invalid UTF-8 a
+    DataFormatError naming `source:lineno` (or U+FFFD with `errors='replace'`)."""
+    _check_errors(errors)
+    if row.endswith(b"\r"): row = row[:-1]
+    try: return row.decode("utf-8", errors)
+    except UnicodeDecodeError as e:
+        raise DataFormatError(f"{source}:{lineno}: not UTF-8 (byte {e.start + 1} of the line is 0x"
+                              f"{row[e.start]:02x}). Save the file as UTF-8, or replace bad bytes "
+                              f"(`prodtags tag --encoding-errors replace`).") from None
+
 def decode_lines(data: bytes, source: str = "<input>", errors: str = "strict") -> list[str]:
     """UTF-8 `data` cut into lines, the one way prodtags reads lines of text (titles, BIO files): a line ends at
     `\\n`; one trailing `\\r` and a leading byte-order mark are dropped, and a final `\\n` ends the last line (it
     starts no empty one). Other separators (U+2028, U+0085, form feed, a lone `\\r`) stay inside their line.
     Invalid UTF-8 is a DataFormatError naming `source:line`, or becomes U+FFFD with `errors='replace'`."""
-    if errors not in ("strict", "replace"):
-        raise ConfigError(f"errors must be 'strict' or 'replace', got {errors!r}.")
+    _check_errors(errors)
     if data.startswith(codecs.BOM_UTF8): data = data[len(codecs.BOM_UTF8):]
     rows = data.split(b"\n")
     if rows[-1] == b"": rows.pop()
-    lines = []
-    for lineno, row in enumerate(rows, 1):
-        if row.endswith(b"\r"): row = row[:-1]
-        try: lines.append(row.decode("utf-8", errors))
-        except UnicodeDecodeError as e:
-            raise DataFormatError(f"{source}:{lineno}: not UTF-8 (byte {e.start + 1} of the line is 0x"
-                                  f"{row[e.start]:02x}). Save the file as UTF-8, or replace bad bytes "
-                                  f"(`prodtags tag --encoding-errors replace`).") from None
-    return lines
+    return [decode_line(row, source, lineno, errors) for lineno, row in enumerate(rows, 1)]
 
 _TAG_RE = re.compile(r"^(O|[BI]-\S+)$")
 

@@ -26,8 +26,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 
 from .cli import format_jsonl
-from .core import DEVICE_ENV, ConfigError, DataFormatError, TagSpan, require, write_json
-from .data import decode_lines
+from .core import DEVICE_ENV, ConfigError, TagSpan, require, write_json
+from .data import decode_line
 from .loop import data_parallel
 from .persist import joined_output
 from .recipes import find_recipe, write_results
@@ -169,10 +169,10 @@ def stream_lines(source: str | Path | BinaryIO, name: str = "<input>", errors: s
         with open(source, "rb") as f: yield from stream_lines(f, name, errors)
         return
     for lineno, row in enumerate(source, 1):     # a binary file splits at b"\n" only, as decode_lines does
-        if lineno > 1 and row.startswith(codecs.BOM_UTF8): row = b"\n" + row   # only a leading BOM is dropped
-        try: lines = decode_lines(row, name, errors)
-        except DataFormatError as e: raise DataFormatError(str(e).replace(f"{name}:1:", f"{name}:{lineno}:", 1)) from None
-        yield from lines[-1:]          # a file holding only a BOM has no lines
+        if lineno == 1 and row.startswith(codecs.BOM_UTF8):
+            row = row[len(codecs.BOM_UTF8):]     # only a leading BOM is dropped
+            if not row: return                    # a file holding only a BOM has no lines
+        yield decode_line(row[:-1] if row.endswith(b"\n") else row, name, lineno, errors)
 
 def tag_stream(tagger: SpanTagger, titles: Iterable[str], batch_size: int = 64) -> Iterator[tuple[str, list[TagSpan]]]:
     "`(title, spans)` for each title, tagged a batch at a time as the titles are read: memory is that of one batch."

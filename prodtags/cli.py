@@ -9,7 +9,6 @@ import argparse
 import contextlib
 import json
 import os
-import stat
 import sys
 import unicodedata
 from pathlib import Path
@@ -23,9 +22,8 @@ from .core import (CACHE_ENV, DATA_ENV, DEFAULT_TAGGER_ENV, DEVICE_ENV, PROFILE_
 # `prodtags --version` answer at once (tests/test_api.py checks that they leave torch unimported).
 
 # %% auto #0
-__all__ = ['MAX_CONFIG_BYTES', 'escape_controls', 'format_table', 'format_labels_table', 'format_jsonl', 'format_labels_jsonl',
-           'read_config_file', 'find_taggers', 'cmd_info', 'cmd_list', 'cmd_train', 'cmd_tag', 'cmd_eval',
-           'positive_int', 'build_parser', 'main']
+__all__ = ['escape_controls', 'format_table', 'format_labels_table', 'format_jsonl', 'format_labels_jsonl', 'find_taggers',
+           'cmd_info', 'cmd_list', 'cmd_train', 'cmd_tag', 'cmd_eval', 'positive_int', 'build_parser', 'main']
 
 # %% ../nbs/08_cli.ipynb #e305ac08
 def escape_controls(text: str) -> str:
@@ -56,27 +54,11 @@ def format_labels_jsonl(text: str, labels: Sequence[LabelScore], image: str | No
     return json.dumps(record, ensure_ascii=False)
 
 # %% ../nbs/08_cli.ipynb #2b9e8f05
-MAX_CONFIG_BYTES = 16 << 20   # a config.json larger than this is not one prodtags wrote
-
-def read_config_file(path: Path) -> dict | None:
-    """The JSON object in `path` if it is a regular file (never a FIFO or a device: opened without blocking, checked,
-    then read), else None for a file that is not a config at all; a ValueError says why a config is junk."""
-    try: fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError: return None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode): return None
-        if st.st_size > MAX_CONFIG_BYTES: raise ValueError(f"{st.st_size:,} bytes, too large for a config.json")
-        data = f.read(MAX_CONFIG_BYTES + 1)
-    try: meta = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e: raise ValueError(f"not UTF-8 JSON ({str(e)[:80]})") from None
-    if not isinstance(meta, dict): raise ValueError(f"holds a {type(meta).__name__}, not a JSON object")
-    return meta
-
 def find_taggers(*roots: str | Path, skipped: list[tuple[str, str]] | None = None) -> list[dict]:
     """Every saved span tagger and product classifier under `roots` (default: ./models and the cache); folders
     whose config.json is junk are left out and, when `skipped` is a list, added to it as (folder, reason)."""
     from prodtags.display import headline
+    from prodtags.persist import read_config_file
     from prodtags.taggers import PREDICTION_KINDS
     roots = roots or (Path("models"), cache_dir("taggers", create=False))
     found = []

@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import json
 import math
 import os
 import random
 import socket
+import stat
 import sys
 import tempfile
 import time
@@ -31,9 +33,10 @@ try: import fcntl   # advisory file locks (Linux, macOS); Windows goes without
 except ImportError: fcntl = None
 
 # %% auto #0
-__all__ = ['LOCK_FILE', 'class_path', 'import_class', 'ConfiguredModule', 'read_config', 'file_manifest', 'write_config',
-           'verify_files', 'check_finite', 'check_arguments', 'save_weights', 'write_model_files', 'save_model',
-           'load_model', 'save_checkpoint', 'load_checkpoint', 'check_writable', 'output_lock', 'joined_output']
+__all__ = ['MAX_CONFIG_BYTES', 'LOCK_FILE', 'class_path', 'import_class', 'ConfiguredModule', 'read_config_file', 'read_config',
+           'file_manifest', 'write_config', 'verify_files', 'check_finite', 'check_arguments', 'save_weights',
+           'write_model_files', 'save_model', 'load_model', 'save_checkpoint', 'load_checkpoint', 'check_writable',
+           'output_lock', 'joined_output']
 
 # %% ../nbs/04_persist.ipynb #6b7b6222
 def class_path(cls: type) -> str:
@@ -78,17 +81,32 @@ class ConfiguredModule(nn.Module):
         "Number of parameters (trainable or not)."
         return sum(p.numel() for p in self.parameters())
 
+MAX_CONFIG_BYTES = 16 << 20   # a config.json larger than this is not one prodtags wrote
+
+def read_config_file(path: Path) -> dict | None:
+    """The JSON object in `path` if it is a regular file (never a FIFO or a device: opened without blocking, checked,
+    then read), else None for a file that is not a config at all; a ValueError says why a config is junk."""
+    try: fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError: return None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode): return None
+        if st.st_size > MAX_CONFIG_BYTES: raise ValueError(f"{st.st_size:,} bytes, too large for a config.json")
+        data = f.read(MAX_CONFIG_BYTES + 1)
+    try: meta = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e: raise ValueError(f"not valid JSON in UTF-8 ({str(e)[:80]})") from None
+    if not isinstance(meta, dict): raise ValueError(f"holds a {type(meta).__name__}, not a JSON object")
+    return meta
+
 def read_config(folder: str | Path) -> dict:
     "The `config.json` of a saved folder as a dict; a missing folder or file, or bad JSON, is a `CheckpointError`."
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"No model folder at {folder}. Train one (`prodtags train`) or check the path.")
-    if not (folder / "config.json").is_file():
+    try: meta = read_config_file(folder / "config.json")
+    except ValueError as e: raise CheckpointError(f"{folder / 'config.json'}: {e}.") from None
+    if meta is None:
         raise CheckpointError(f"{folder} has no config.json: not a prodtags model folder, or an interrupted copy.")
-    try: meta = read_json(folder / "config.json")
-    except ValueError as e: raise CheckpointError(f"{folder / 'config.json'} is not valid JSON ({e}).") from None
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{folder / 'config.json'} holds a {type(meta).__name__}, not a JSON object.")
     return meta
 
 def file_manifest(folder: str | Path) -> dict[str, dict]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import sys
@@ -96,13 +97,23 @@ def _read_titles(args, stdin: TextIO) -> Iterable[str]:
     raw = stdin.buffer if hasattr(stdin, "buffer") else io.BytesIO(stdin.read().encode("utf-8", "surrogateescape"))
     return stream_lines(raw, "standard input", args.encoding_errors)
 
-def _load(model: str | None):
-    "The tagger `--model` names, or the default tagger (trained once, its progress on stderr)."
+def _load(model: str | None, lang: str = "zh"):
+    "The tagger `--model` names, or `lang`'s default tagger (trained once, its progress on stderr)."
     from prodtags.recipes import default_tagger
     from prodtags.taggers import load_tagger, tagger_folder
     if model is not None: return load_tagger(tagger_folder(model))
     with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the tags (it may be JSON lines)
-        return default_tagger()
+        return default_tagger(lang=lang)
+
+def _language(args, titles: Iterable[str]) -> tuple[str, Iterable[str]]:
+    "--lang, or with --lang auto the language of the first non-blank title (read ahead and put back)."
+    if args.lang != "auto" or args.model is not None: return (args.lang if args.lang != "auto" else "zh"), titles
+    from prodtags.recipes import detect_language
+    titles, ahead = iter(titles), []
+    for text in titles:
+        ahead.append(text)
+        if text.strip(): return detect_language(text), itertools.chain(ahead, titles)
+    return "zh", ahead
 
 def cmd_info(args, out: TextIO) -> int:
     from prodtags.recipes import RECIPES, default_tagger_dir
@@ -154,8 +165,8 @@ def cmd_train(args, out: TextIO) -> int:
 
 def cmd_tag(args, out: TextIO, stdin: TextIO) -> int:
     from prodtags.taggers import ProductClassifier
-    titles = _read_titles(args, stdin)
-    tagger = _load(args.model)
+    lang, titles = _language(args, _read_titles(args, stdin))
+    tagger = _load(args.model, lang)
     if isinstance(tagger, ProductClassifier):
         titles = list(titles)
         images = [args.image] * len(titles) if args.image else None
@@ -171,7 +182,7 @@ def cmd_tag(args, out: TextIO, stdin: TextIO) -> int:
         from prodtags.recipes import default_tagger_dir
         from prodtags.taggers import tagger_folder
         if args.format != "jsonl": raise ProdtagsError("--workers needs --format jsonl.")
-        folder = tagger_folder(args.model if args.model else default_tagger_dir())
+        folder = tagger_folder(args.model if args.model else default_tagger_dir(lang=lang))
         for line in tag_in_processes(folder, titles, args.workers, args.batch_size): print(line, file=out)
         return 0
     for text, spans in tag_stream(tagger, titles, batch_size=args.batch_size):
@@ -210,8 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a recipe (resumes if --out holds an unfinished run)")
     t.add_argument("model", help="recipe to train, e.g. char-bilstm (`prodtags info` lists them all)")
     t.add_argument("--data", default="taobao",
-                   help="training data: taobao (default), another registered data set, or a span file "
-                        "(.jsonl or '<char> <tag>' BIO)")
+                   help="training data: taobao (default), oa-mine (English Amazon titles), another registered "
+                        "data set, or a span file (.jsonl or '<char> <tag>' BIO)")
     t.add_argument("--out", required=True, help="output folder")
     t.add_argument("--profile", default=None, help="smoke, cpu or gpu (default: $PRODTAGS_PROFILE or automatic)")
     t.add_argument("--seed", type=int, default=0)
@@ -227,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--encoding-errors", choices=("strict", "replace"), default="strict",
                    help="invalid UTF-8 in --file or standard input: an error naming the line (strict), or U+FFFD")
     g.add_argument("--image", default=None, help="a product photo, for a multimodal product classifier")
+    g.add_argument("--lang", choices=("auto", "zh", "en"), default="auto",
+                   help="which default tagger (no --model): zh (Taobao), en (OA-Mine), or auto: en when the first "
+                        "title has Latin letters and no Chinese characters")
     ls = sub.add_parser("list", help="list saved taggers and classifiers (in ./models and the cache, or the folders given)")
     ls.add_argument("roots", nargs="*", help="folders to search (default: ./models and the cache)")
     e = sub.add_parser("eval", help="per-type precision/recall/F1 of a span tagger on a span file, as JSON")

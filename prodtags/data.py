@@ -637,6 +637,11 @@ def _taobao_span_data() -> SpanData:
                     data_record(*(f"taobao_ner/{s}.txt" for s in ("train", "dev", "test"))))
 register_span_data("taobao", _taobao_span_data)
 
+def _oa_mine_span_data() -> SpanData:  # built in 73_english, imported on use so that importing data stays light
+    from .english import oa_mine_span_data
+    return oa_mine_span_data()
+register_span_data("oa-mine", _oa_mine_span_data)
+
 def hold_out(titles: Sequence[TaggedTitle], share: float = 0.1, salt: str = "dev") -> tuple[list, list]:
     "Split `titles` into (kept, held out): about `share` of the distinct texts, chosen by a hash of text and `salt`."
     texts = sorted({t.text for t in titles}, key=lambda s: zlib.crc32(f"{salt}|{s}".encode("utf-8")))

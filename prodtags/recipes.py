@@ -9,6 +9,7 @@ import copy
 import importlib
 import itertools
 import os
+import re
 import statistics
 import sys
 import time
@@ -30,9 +31,10 @@ from .taggers import (CharBigramEmbedding, CharTagger, Predictor, SpanTagger, Ta
                               tagger_folder)
 
 # %% auto #0
-__all__ = ['RECIPES', 'EVAL_SPLITS', 'DEFAULT_RECIPE', 'TaggerSettings', 'Recipe', 'register_recipe', 'find_recipe',
-           'measure_latency', 'results_name', 'write_results', 'results_record', 'train_span_tagger',
-           'CharBiLSTMTagger', 'train_char_tagger', 'default_recipe', 'default_tagger_dir', 'default_tagger']
+__all__ = ['RECIPES', 'EVAL_SPLITS', 'DEFAULT_RECIPE', 'DEFAULT_DATA', 'DEFAULT_RECIPE_BY_LANG', 'TaggerSettings', 'Recipe',
+           'register_recipe', 'find_recipe', 'measure_latency', 'results_name', 'write_results', 'results_record',
+           'train_span_tagger', 'CharBiLSTMTagger', 'train_char_tagger', 'detect_language', 'default_recipe',
+           'default_tagger_dir', 'default_tagger']
 
 # %% ../nbs/07_recipes.ipynb #a7578dfc
 @dataclass(frozen=True)
@@ -100,6 +102,8 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            "weakly supervised: the crf on 1,000 gold titles + dictionary-matched labels (96_fewer_labels)", extra="crf"),
     Recipe("crf-selftrain", "prodtags.fewer_labels:train_crf_selftrain", "span-tagger",
            "weakly supervised: the crf on 1,000 gold titles + a teacher's confident tags (96_fewer_labels)", extra="crf"),
+    Recipe("minilm-ner", "prodtags.english:train_minilm_tagger", "span-tagger",
+           "all-MiniLM-L6-v2 fine-tuned for English product NER, OA-Mine by default (73_english)", extra="minilm"),
 )}
 
 def register_recipe(recipe: Recipe) -> Recipe:
@@ -237,28 +241,45 @@ def train_char_tagger(out_dir: str | Path, profile: Profile | str | None = None,
 
 # %% ../nbs/07_recipes.ipynb #5a93cc13
 DEFAULT_RECIPE = "char-bilstm"
+DEFAULT_DATA = {"zh": "taobao", "en": "oa-mine"}   # what each language's default tagger trains on
+DEFAULT_RECIPE_BY_LANG = {"en": "bilstm-crf"}      # a language whose quick best differs from DEFAULT_RECIPE (73_english)
 
-def default_recipe() -> Recipe:
-    "The recipe of the default tagger: `$PRODTAGS_DEFAULT_TAGGER`, else char-bilstm."
-    return find_recipe(os.environ.get(DEFAULT_TAGGER_ENV) or DEFAULT_RECIPE)
+def detect_language(text: str) -> str:
+    "'en' for a title with Latin letters and no Han, kana or Hangul characters; 'zh' otherwise."
+    if re.search(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]", text): return "zh"
+    return "en" if re.search(r"[A-Za-z\u00c0-\u024f]", text) else "zh"
 
-def default_tagger_dir(profile: Profile | str | None = None) -> Path:
-    "Where the default tagger of `profile` is trained and kept: `<cache>/taggers/<recipe>-<profile>`."
-    return cache_dir("taggers", create=False) / f"{default_recipe().name}-{get_profile(profile).name}"
+def _language(lang: str) -> str:
+    if lang not in DEFAULT_DATA:
+        raise ConfigError(f"No default tagger for language {lang!r}; choose one of {', '.join(DEFAULT_DATA)}.")
+    return lang
+
+def default_recipe(lang: str = "zh") -> Recipe:
+    "The recipe of `lang`'s default tagger: `$PRODTAGS_DEFAULT_TAGGER`, else the language's quick best."
+    _language(lang)
+    return find_recipe(os.environ.get(DEFAULT_TAGGER_ENV) or DEFAULT_RECIPE_BY_LANG.get(lang, DEFAULT_RECIPE))
+
+def default_tagger_dir(profile: Profile | str | None = None, lang: str = "zh") -> Path:
+    """Where `lang`'s default tagger of `profile` is trained and kept: `<cache>/taggers/<recipe>-<profile>` for
+    Chinese, `<recipe>-<data>-<profile>` (e.g. `bilstm-crf-oa-mine-cpu`) for other languages."""
+    data = "" if _language(lang) == "zh" else f"-{DEFAULT_DATA[lang]}"
+    return cache_dir("taggers", create=False) / f"{default_recipe(lang).name}{data}-{get_profile(profile).name}"
 
 def default_tagger(profile: Profile | str | None = None, device: torch.device | str | None = None,
-                   progress: bool = True) -> Predictor:
-    "The default tagger of `profile`, trained into the cache on first use (a few minutes on a laptop CPU)."
-    out = default_tagger_dir(profile)
+                   progress: bool = True, lang: str = "zh") -> Predictor:
+    """The default tagger of `profile` for titles in `lang` ('zh': Taobao, 'en': OA-Mine), trained into the cache on
+    first use (a few minutes on a laptop CPU). `default_tagger(lang=detect_language(title))` picks by the title."""
+    out = default_tagger_dir(profile, lang)
     if not (out / "tagger" / "config.json").is_file():
         with output_lock(out, wait=True, what="training the default tagger"):  # a second caller waits, then loads
             if not (out / "tagger" / "config.json").is_file():
-                recipe = default_recipe()
-                print(f"No default tagger yet: training {recipe.name} ({recipe.summary}) once into the cache; later "
-                      f"calls reuse it.", file=sys.stderr)
+                recipe = default_recipe(lang)
+                data = {} if lang == "zh" else {"data": DEFAULT_DATA[lang]}
+                print(f"No default tagger yet: training {recipe.name} ({recipe.summary}) on {DEFAULT_DATA[lang]} once "
+                      f"into the cache; later calls reuse it.", file=sys.stderr)
                 train = recipe.load()
-                try: train(out, profile=profile, progress=progress)
+                try: train(out, profile=profile, progress=progress, **data)
                 except CheckpointError as e:  # a killed run of another prodtags version or other settings
                     print(f"Starting the default tagger afresh: {e}", file=sys.stderr)
-                    train(out, profile=profile, progress=progress, resume=False)
+                    train(out, profile=profile, progress=progress, resume=False, **data)
     return load_tagger(tagger_folder(out), device)

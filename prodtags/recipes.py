@@ -242,7 +242,7 @@ def train_char_tagger(out_dir: str | Path, profile: Profile | str | None = None,
 # %% ../nbs/07_recipes.ipynb #5a93cc13
 DEFAULT_RECIPE = "char-bilstm"
 DEFAULT_DATA = {"zh": "taobao", "en": "oa-mine"}   # what each language's default tagger trains on
-DEFAULT_RECIPE_BY_LANG = {"en": "bilstm-crf"}      # a language whose quick best differs from DEFAULT_RECIPE (73_english)
+DEFAULT_RECIPE_BY_LANG = {"en": "crf"}             # a language whose quick best differs from DEFAULT_RECIPE (73_english)
 
 def detect_language(text: str) -> str:
     "'en' for a title with Latin letters and no Han, kana or Hangul characters; 'zh' otherwise."
@@ -261,7 +261,7 @@ def default_recipe(lang: str = "zh") -> Recipe:
 
 def default_tagger_dir(profile: Profile | str | None = None, lang: str = "zh") -> Path:
     """Where `lang`'s default tagger of `profile` is trained and kept: `<cache>/taggers/<recipe>-<profile>` for
-    Chinese, `<recipe>-<data>-<profile>` (e.g. `bilstm-crf-oa-mine-cpu`) for other languages."""
+    Chinese, `<recipe>-<data>-<profile>` (e.g. `crf-oa-mine-cpu`) for other languages."""
     data = "" if _language(lang) == "zh" else f"-{DEFAULT_DATA[lang]}"
     return cache_dir("taggers", create=False) / f"{default_recipe(lang).name}{data}-{get_profile(profile).name}"
 

@@ -241,7 +241,7 @@ def test_the_default_tagger_of_one_profile_is_not_used_for_another(isolated_cach
             def train(out, profile=None, **kw):
                 trained.append(profile); shutil.copytree(smoke_run / "tagger", out / "tagger")
             return train
-    monkeypatch.setattr(recipes, "default_recipe", lambda: Fake())
+    monkeypatch.setattr(recipes, "default_recipe", lambda lang="zh": Fake())
     assert recipes.default_tagger("smoke", progress=False) and trained == []   # the smoke one is reused in smoke
     recipes.default_tagger("cpu", progress=False)
     assert trained == ["cpu"]                                                   # but trained afresh for cpu

@@ -158,5 +158,7 @@ class EnglishTaggerSettings(TaggerSettings):
     """The from-scratch taggers' budget on OA-Mine. 39 types make 79 labels, so each CRF step costs about
     (79 / 9)^2 = 77 times Taobao's; the `cpu` profile stops at 8 epochs to fit a shared 2-core machine."""
     per_profile = {**TaggerSettings.per_profile,
+                   "smoke": dict(max_train_titles=60, max_eval_titles=40, epochs=1, batch_size=32, hidden_size=32,
+                                 patience=1),
                    "cpu": dict(max_train_titles=None, max_eval_titles=None, epochs=8, batch_size=32, hidden_size=128,
                                patience=3)}

@@ -144,9 +144,10 @@ def test_bag_classifier_learns_separable_bags():
 def test_describe_states_only_what_the_tags_hold():
     title = "华为mate60手机5g全网通"
     d = describe(spans(title, ("HPPX", "华为"), ("XH", "mate60"), ("HCCX", "手机"), ("MISC", "5g全网通")))
-    assert d == "这是一款华为品牌的手机，型号为mate60，5g全网通。"
-    assert describe([]) == "这是一款产品。"
-    assert describe(spans("手机 手机", ("HCCX", "手机"))) == "这是一款手机。"     # repeated tags said once
+    assert d == "手机（品牌：华为；型号：mate60；其他：5g全网通）。"
+    assert describe([]) == ""
+    assert describe(spans("华为", ("HPPX", "华为"))) == "品牌：华为。"            # no product word: no noun made up
+    assert describe(spans("手机 手机", ("HCCX", "手机"))) == "手机。"             # repeated tags said once
 
 
 def test_unsupported_values_flags_invented_attributes():

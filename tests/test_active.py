@@ -140,3 +140,5 @@ def test_curve_and_titles_to_reach():
     assert list(c) == [10, 20] and c[10][0] == pytest.approx(30) and c[20][2] == pytest.approx([50, 70])
     assert c[10][1] == pytest.approx(14.142, abs=1e-3)
     assert titles_to_reach(c, 55) == 20 and titles_to_reach(c, 30) == 10 and titles_to_reach(c, 61) is None
+    assert titles_to_reach(c, 45, interpolate=True) == 14           # halfway between 30 and 60 in log(titles)
+    assert titles_to_reach(c, 20, interpolate=True) == 10 and titles_to_reach(c, 61, interpolate=True) is None

@@ -6,7 +6,8 @@ A simulated annotator labels distinct Taobao training titles (their gold tags st
 titles, then at each checkpoint (25 ... 3,000 titles) the crfsuite CRF (100 L-BFGS iterations, as the crf recipe in
 the cpu profile) is trained on what is annotated, scored on dev_clean and test_clean, and picks the next batch:
 the titles it is least sure of (least confidence, the studio's queue order; total token entropy as a second measure,
-compared on dev_clean) or the next titles of a random order. Seeds 0, 1, 2 (same seed set for both strategies), and
+compared on dev_clean), the next titles of a random order, or random titles up to 300 and then the least confident
+ones ('random-first', its switch point chosen on dev_clean). Seeds 0, 1, 2 (same seed set for both strategies), and
 the same CRF trained on every distinct training title as the line to reach. Each checkpoint is saved as it finishes,
 so a killed run continues where it stopped. Timings are taken on a shared 2-core machine.
 """

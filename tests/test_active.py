@@ -50,6 +50,17 @@ def test_strategies_share_the_seed_set_then_differ(tiny):
     assert simulate(pool, evals, "random", 1, SIZES, train=train)["order"][:SIZES[0]] != r["order"][:SIZES[0]]
 
 
+def test_random_first_switches_to_uncertainty_at_warmup(tiny):
+    pool, evals = tiny
+    first = simulate(pool, evals, "random-first", 0, SIZES, train=train, warmup=10)
+    r = simulate(pool, evals, "random", 0, SIZES, train=train)
+    assert first["order"][:10] == r["order"][:10]
+    assert first["checkpoints"]["10"]["scores"] == r["checkpoints"]["10"]["scores"]   # random order itself up to warmup
+    picked = select_batch(train([pool[j] for j in first["order"][:10]]), pool, first["order"][:10], 10, "uncertainty",
+                          list(range(len(pool))))
+    assert first["order"][10:] == picked != r["order"][10:20]
+
+
 def test_uncertainty_takes_the_least_confident_titles(tiny):
     pool, _ = tiny
     tagger = train(pool[:10])
@@ -112,6 +123,9 @@ def test_a_cache_made_another_way_is_refused(tiny, tmp_path):
         simulate(pool[:50], evals, "random", 0, SIZES, train=train, cache=cache)
     with pytest.raises(ConfigError, match="checkpoints"):
         simulate(pool, evals, "random", 0, (5, 15, 20), train=train, cache=cache)
+    simulate(pool, evals, "random-first", 0, SIZES, train=train, cache=tmp_path / "first.json", warmup=10)
+    with pytest.raises(ConfigError, match="warmup"):
+        simulate(pool, evals, "random-first", 0, SIZES, train=train, cache=tmp_path / "first.json", warmup=5)
 
 
 @pytest.mark.parametrize("kwargs,match", [

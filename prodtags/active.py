@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .core import ConfigError, Profile, Settings, get_profile, read_json, write_json
+from .core import ConfigError, Profile, Settings, read_json, write_json
 from .data import TaggedTitle, bio_to_spans, load_taobao
 from .taggers import SpanTagger
 

@@ -194,7 +194,7 @@ class StudioSettings(Settings):
 UNCERTAINTY_MEASURE = "1 - the smallest per-character confidence of the tagger's best tags"
 
 class Studio:
-    """An annotation session over `items`, saved to the JSON-lines file `path`: the tagger's suggestions, decisions on
+    """Annotating `items`, saved to the JSON-lines file `path`: the tagger's suggestions, decisions on
     them, spans added and changed, free tags, undo and redo, an active-learning queue, export and retraining.
     Every method that changes a title saves it before returning. Offsets are code points unless `units='utf16'`.
 
@@ -591,7 +591,7 @@ class StudioWidget:
         tools = W.HBox([self.export_path, button("Export", self._export, "pt-export", ".jsonl: JSON lines; else Taobao BIO"),
                         button("Retrain", self._retrain, "pt-retrain", f"train the {studio.settings.retrain_recipe} recipe on the export")])
         typed = W.HBox([self.typed, button("Annotate this title", lambda: self.s.add_text(self.typed.value), "pt-typed")])
-        free = W.HBox([self.free_text, button("Add free tag", lambda: self.s.add_free_tag(self.free_text.value), "pt-free"), self.free])
+        free = W.HBox([self.free_text, button("Add free tag", self._free_tag, "pt-free"), self.free])
         self.root = W.VBox([self.header, W.HBox([W.VBox([self.view, W.HBox([self.types, tag_button]), self.spans, free],
                                                        layout=W.Layout(flex="1")), W.VBox([self.photo, self.labels])]),
                             nav, typed, tools, self.status,
@@ -600,7 +600,10 @@ class StudioWidget:
         self.refresh()
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.root._repr_mimebundle_(**kwargs)
+        bundle = self.root._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict) and "text/plain" in bundle:   # not the repr of every child widget
+            bundle["text/plain"] = f"StudioWidget({self.s.file.path.name}, {len(self.s.queue)} titles)"
+        return bundle
 
     @staticmethod
     def _keys_html() -> str:
@@ -673,8 +676,7 @@ class StudioWidget:
         images = None
         if getattr(self.s.classifier, "uses_images", False):
             import numpy as np
-            from PIL import Image
-            images = np.asarray(Image.open(item.image))
+            images = np.asarray(require("PIL.Image", "vision", "Photos for the product classifier").open(item.image))
         try: self.labels.value = show_labels(item.text, self.s.classifier.predict(item.text, images, top_k=3))._repr_html_()
         except (ProdtagsError, ValueError, TypeError) as e: self.labels.value = f"<i>classifier: {e}</i>"
 
@@ -691,12 +693,18 @@ class StudioWidget:
                          f'{len(self.s.file.records)} titles' + (f' · this one v{rec.version}' if rec else ""))
         except ProdtagsError as e:
             self.refresh(f'<span style="color:#c62828">{h.escape(str(e))}</span>')
+        except Exception as e:   # a widget callback has nobody to raise to: show it (the annotation file is untouched)
+            self.refresh(f'<span style="color:#c62828">{type(e).__name__}: {h.escape(str(e))}</span>')
 
     def _tag(self, typ: str):
         a, b = self.sel
         if b <= a: raise ConfigError("Select some characters of the title first (drag the mouse, or Shift+→).")
         self.s.add(a, b, typ)
-        self.sel = (b, b)
+        self._set_selection(b, b)
+
+    def _free_tag(self):
+        self.s.add_free_tag(self.free_text.value)
+        self.free_text.value = ""
 
     def _export(self):
         path = self.s.export(self.export_path.value)

@@ -25,8 +25,8 @@ from .data import TAOBAO_TYPES, TaggedTitle, grapheme_starts, spans_to_bio
 # %% auto #0
 __all__ = ['SCHEMA_VERSION', 'STATUSES', 'UNCERTAINTY_MEASURE', 'TITLE_VIEW_JS', 'TITLE_VIEW_CSS', 'KEYS', 'utf16_offset',
            'codepoint_offset', 'snap_to_graphemes', 'Item', 'text_key', 'text_items', 'taobao_items', 'oa_mine_items',
-           'abo_title', 'abo_items', 'Record', 'AnnotationFile', 'StudioSettings', 'Studio', 'title_view',
-           'StudioWidget', 'studio_tagger', 'studio_items', 'write_studio_notebook', 'voila_command', 'open_studio']
+           'abo_title', 'abo_items', 'Record', 'AnnotationFile', 'StudioSettings', 'Studio', 'studio_tagger',
+           'title_view', 'StudioWidget', 'studio_items', 'write_studio_notebook', 'voila_command', 'open_studio']
 
 # %% ../nbs/91_studio.ipynb #27ebfce8
 def utf16_offset(text: str, index: int) -> int:
@@ -444,7 +444,18 @@ class Studio:
         self.reorder()
         return results
 
-# %% ../nbs/91_studio.ipynb #6de1012a
+# %% ../nbs/91_studio.ipynb #81a4bf2f
+def studio_tagger(profile=None, progress: bool = False):
+    "The quick tagger whose suggestions the studio shows: the crf recipe, trained once into the cache."
+    from prodtags.recipes import find_recipe
+    from prodtags.taggers import load_tagger, tagger_folder
+    name = StudioSettings.for_profile(profile).retrain_recipe
+    out = cache_dir("taggers", create=False) / f"{name}-{get_profile(profile).name}"
+    if not (out / "tagger" / "config.json").is_file():
+        find_recipe(name).load()(out, profile=get_profile(profile).name, progress=progress)
+    return load_tagger(tagger_folder(out))
+
+# %% ../nbs/91_studio.ipynb #991a48aa
 TITLE_VIEW_JS = r"""
 function render({ model, el }) {
   const box = document.createElement("div");
@@ -538,7 +549,7 @@ def title_view(**kwargs):
     "The title with its spans (an anywidget): selecting characters with the mouse, the studio's keys while it has focus."
     return _title_view_class()(**kwargs)
 
-# %% ../nbs/91_studio.ipynb #0fa78622
+# %% ../nbs/91_studio.ipynb #721ba256
 KEYS = {  # key -> what it does, while the title has focus (JupyterLab's own shortcuts are suppressed only there)
     "ArrowLeft": "move the selection one character left (Shift: shorten it)",
     "ArrowRight": "move the selection one character right (Shift: lengthen it)",
@@ -558,7 +569,7 @@ def _step(text: str, pos: int, direction: int) -> int:
     while 0 < pos < len(text) and not starts[pos]: pos += direction
     return max(0, min(len(text), pos))
 
-# %% ../nbs/91_studio.ipynb #6abcfc5a
+# %% ../nbs/91_studio.ipynb #7a63c98a
 class StudioWidget:
     """The studio on screen (ipywidgets 8): the title with its spans, selection by mouse or keys, one row per span
     (type, confidence, accept, reject, boundaries), free tags, the photo and the classifier's labels, progress,
@@ -755,17 +766,7 @@ class StudioWidget:
         if key == "m" and self.active >= 0 and b > a:
             return self._do(lambda: s.set_bounds(self.active, a, b))
 
-# %% ../nbs/91_studio.ipynb #cbb2bf85
-def studio_tagger(profile=None, progress: bool = False):
-    "The quick tagger whose suggestions the studio shows: the crf recipe, trained once into the cache."
-    from prodtags.recipes import find_recipe
-    from prodtags.taggers import load_tagger, tagger_folder
-    name = StudioSettings.for_profile(profile).retrain_recipe
-    out = cache_dir("taggers", create=False) / f"{name}-{get_profile(profile).name}"
-    if not (out / "tagger" / "config.json").is_file():
-        find_recipe(name).load()(out, profile=get_profile(profile).name, progress=progress)
-    return load_tagger(tagger_folder(out))
-
+# %% ../nbs/91_studio.ipynb #e6f2669a
 def studio_items(data: str = "taobao", profile=None) -> list[Item]:
     "Titles to annotate: 'taobao' (training titles), 'oa-mine', 'abo', or a file (span file, or one title a line)."
     pool = StudioSettings.for_profile(profile).pool

@@ -5,6 +5,7 @@ Without Chromium or Playwright the test is skipped, unless PRODTAGS_REQUIRE_BROW
 it fails. PRODTAGS_STUDIO_SCREENSHOT=path keeps the Voilà page's screenshot there (docs/studio.png)."""
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -188,10 +189,14 @@ def test_studio_in_voila_and_jupyterlab(tmp_path, crf_model):
                 wait_port(lab_port, lab, lab_log)
                 page.goto(f"http://127.0.0.1:{lab_port}/lab/tree/studio.ipynb", timeout=90_000)
                 page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
-                page.locator(".jp-Notebook .jp-Cell").first.click()
+                page.get_by_text(re.compile(r"\) \| Idle")).first.wait_for(timeout=60_000)   # the kernel is up
+                page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
                 page.keyboard.press("Shift+Enter")
                 title_box = page.locator(".jp-OutputArea .pt-title")
-                title_box.wait_for(timeout=90_000)
+                try: title_box.wait_for(timeout=90_000)
+                except Exception:
+                    page.screenshot(path=str(tmp_path / "lab-failure.png"))
+                    raise
                 cells = page.locator(".jp-Notebook .jp-Cell").count()
                 title_box.click()
                 for k in ("a", "b", "x", "m"):                     # notebook shortcuts outside the title

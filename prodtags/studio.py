@@ -181,7 +181,7 @@ class AnnotationFile:
 @dataclass(frozen=True)
 class StudioSettings(Settings):
     "How many titles the studio offers, and the quick recipe its retrain button runs."
-    pool: int             # Taobao training titles in the queue
+    pool: int             # Taobao titles in the queue
     retrain_recipe: str
     min_retrain: int      # done titles needed before retraining (a tenth is held out as dev_clean)
     demo_titles: int      # titles the notebook's simulated annotator annotates
@@ -768,9 +768,10 @@ class StudioWidget:
 
 # %% ../nbs/91_studio.ipynb #e6f2669a
 def studio_items(data: str = "taobao", profile=None) -> list[Item]:
-    "Titles to annotate: 'taobao' (training titles), 'oa-mine', 'abo', or a file (span file, or one title a line)."
+    """Titles to annotate: 'taobao', 'oa-mine', 'abo', or a file (span file, or one title a line). 'taobao' offers the
+    dev_clean titles: the quick crf trained on the training split, and its suggestions there would flatter it."""
     pool = StudioSettings.for_profile(profile).pool
-    if data == "taobao": return taobao_items("train", pool)
+    if data == "taobao": return taobao_items("dev_clean", pool)
     if data in ("oa-mine", "oa_mine"): return oa_mine_items("train", pool)
     if data == "abo": return abo_items()
     path = Path(data)

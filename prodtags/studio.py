@@ -589,7 +589,9 @@ class StudioWidget:
         self.free_text = W.Text(placeholder="free tag (e.g. 轻薄)", layout=W.Layout(width="14em"))
         self.typed = W.Text(placeholder="type or paste a product title", layout=W.Layout(width="28em"))
         default_export = Path(export_path) if export_path else studio.file.path.with_name(studio.file.path.stem + "-export.jsonl")
-        self.export_path = W.Text(value=str(default_export), layout=W.Layout(width="26em"))
+        # a name alone is a file beside the annotation file (and shows no folder of this machine on the page)
+        self.export_path = W.Text(value=default_export.name if default_export.parent == studio.file.path.parent
+                                  else str(default_export), layout=W.Layout(width="26em"))
         def button(label, action, cls, tip=""):
             b = W.Button(description=label, tooltip=tip, layout=W.Layout(width="auto"))
             b.add_class(cls)
@@ -630,8 +632,8 @@ class StudioWidget:
         item, rec = s.item, s.record()
         p = s.progress
         unc = s.uncertainty.get(item.key)
-        order = (f"least sure first: uncertainty {unc:.2f} = {UNCERTAINTY_MEASURE}" if unc is not None
-                 else "in the given order")
+        order = (f'<span title="{UNCERTAINTY_MEASURE}">least sure first (uncertainty {unc:.2f}: 1 − the smallest '
+                 f'per-character confidence)</span>' if unc is not None else "in the given order")
         self.header.value = (f'<b>Title {p["position"]} of {p["total"]}</b> · {p["done"]} done · {p["skipped"]} skipped · '
                              f'<span style="color:#555">{h.escape(item.source)} · {h.escape(item.key)} · '
                              f'{h.escape(rec.status)} · {order}</span>')
@@ -718,7 +720,8 @@ class StudioWidget:
         self.free_text.value = ""
 
     def _export(self):
-        path = self.s.export(self.export_path.value)
+        path = Path(self.export_path.value.strip())
+        path = self.s.export(path if path.is_absolute() else self.s.file.path.parent / path)
         self.status.value = f"exported {len(self.s.annotated())} titles to {path.name}"
 
     def _retrain(self):

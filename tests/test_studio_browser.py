@@ -149,21 +149,27 @@ def test_studio_in_voila_and_jupyterlab(tmp_path, crf_model):
                 # select 华为 with the mouse (after an emoji and a combining mark), tag it as a brand
                 start = text.index("华为")
                 drag_select(page, root, utf16_offset(text, start), utf16_offset(text, start + 2))
-                root.get_by_role("button", name="2 品牌 HPPX").click()
+                root.get_by_role("button", name="1 商品词 HCCX").click()
                 root.locator(".pt-tag").click()
-                row = root.locator(".pt-span-row", has_text="华为")
+                row = root.locator(".pt-span-row", has_text="华为").filter(has_text="annotator")   # not the suggestion
                 row.wait_for(timeout=20_000)
                 key = next(iter(wait_for(lambda: records(ann_voila), "the first save")))
                 span = wait_for(lambda: [s for s in records(ann_voila)[key]["spans"] if s["text"] == "华为"], "华为 saved")[0]
-                assert (span["start"], span["end"], span["type"]) == (start, start + 2, "HPPX")   # code points
-                # change its type in its row
-                row.locator(".pt-span-type select").select_option("XH")
-                wait_for(lambda: any(s["text"] == "华为" and s["type"] == "XH" for s in records(ann_voila)[key]["spans"]),
+                assert (span["start"], span["end"], span["type"]) == (start, start + 2, "HCCX")   # code points
+                # change its type in its row: a brand
+                row.locator(".pt-span-type select").select_option("HPPX")
+                wait_for(lambda: any(s["text"] == "华为" and s["type"] == "HPPX" for s in records(ann_voila)[key]["spans"]),
                          "the type change saved")
                 # a free tag, then accept the title with the keyboard
                 root.get_by_placeholder("free tag (e.g. 轻薄)").fill("轻薄")
                 root.locator(".pt-free").click()
                 wait_for(lambda: records(ann_voila)[key]["free_tags"] == ["轻薄"], "the free tag saved")
+                root.get_by_role("button", name="轻薄 ✕").wait_for(timeout=10_000)
+                time.sleep(0.5)                                    # let the last widgets draw
+                shot = tmp_path / "studio.png"
+                root.screenshot(path=str(shot))                     # the studio, without the empty page below it
+                if os.environ.get("PRODTAGS_STUDIO_SCREENSHOT"):
+                    shutil.copy(shot, os.environ["PRODTAGS_STUDIO_SCREENSHOT"])
                 root.locator(".pt-title").click()
                 page.keyboard.press("Enter")
                 wait_for(lambda: records(ann_voila)[key]["status"] == "done", "the title accepted with Enter")
@@ -171,11 +177,6 @@ def test_studio_in_voila_and_jupyterlab(tmp_path, crf_model):
                 page.keyboard.press("b")                           # back to it: the key goes to the studio
                 root.get_by_text("1 done").wait_for(timeout=10_000)
                 root.locator(".pt-span-row", has_text="华为").wait_for(timeout=10_000)
-                time.sleep(0.5)                                    # let the last widgets draw
-                shot = tmp_path / "studio.png"
-                page.screenshot(path=str(shot))
-                if os.environ.get("PRODTAGS_STUDIO_SCREENSHOT"):
-                    shutil.copy(shot, os.environ["PRODTAGS_STUDIO_SCREENSHOT"])
                 # export, and read the file back
                 export = tmp_path / "export.jsonl"
                 root.locator("input[type=text]").last.fill(str(export))
@@ -183,7 +184,7 @@ def test_studio_in_voila_and_jupyterlab(tmp_path, crf_model):
                 wait_for(export.exists, "the export")
                 from prodtags.data import read_span_file
                 (title,) = read_span_file(export)
-                assert title.text == text and ("华为", "XH", start) in [(s.text, s.type, s.start) for s in title.spans]
+                assert title.text == text and ("华为", "HPPX", start) in [(s.text, s.type, s.start) for s in title.spans]
 
                 # JupyterLab: open the notebook, run it, use the studio's keys inside the notebook
                 wait_port(lab_port, lab, lab_log)

@@ -275,3 +275,34 @@ def test_the_studio_notebook_opens_the_studio(tmp_path):
     nb = json.loads(write_studio_notebook(tmp_path, None, "abo", tmp_path / "a.jsonl", "smoke").read_text())
     code = "".join(nb["cells"][0]["source"])
     assert "open_studio(model=None, data='abo'" in code and nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_abo_listings_show_their_photo_and_the_classifiers_labels(tmp_path):
+    pytest.importorskip("anywidget")
+    from prodtags.core import LabelScore
+    from prodtags.studio import abo_items
+
+    class FakeClassifier:
+        uses_images = False
+        def predict(self, text, images=None, top_k=None): return [LabelScore("Bag", 0.7), LabelScore("Dress", 0.2)]
+
+    items = abo_items()
+    assert items and all(i.image and Path(i.image).is_file() for i in items)
+    w = StudioWidget(Studio(items, tmp_path / "a.jsonl", classifier=FakeClassifier(), order="given"))
+    assert w.photo.value[:2] == b"\xff\xd8" and w.photo.layout.display is None     # the JPEG is on the page
+    assert "Bag" in w.labels.value and "0.70" in w.labels.value
+    assert w.s.item.text.startswith("AmazonBasics")
+
+
+def test_prodtags_studio_serves_voila_on_localhost(tmp_path, monkeypatch, capsys):
+    import subprocess
+    from prodtags.cli import main
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda cmd: calls.append(cmd) or 0)
+    out = __import__("io").StringIO()
+    assert main(["studio", "--data", "abo", "--out", str(tmp_path / "a.jsonl"), "--port", "18123"], out=out) == 0
+    assert out.getvalue().startswith("prodtags studio: http://127.0.0.1:18123/")
+    (cmd,) = calls
+    assert cmd[1:3] == ["-m", "voila"] and "--no-browser" in cmd and "--Voila.ip=127.0.0.1" in cmd and "--port=18123" in cmd
+    assert main(["studio", "--data", str(tmp_path / "missing.txt")], out=out) == 2
+    assert "missing.txt" in capsys.readouterr().err

@@ -7,6 +7,7 @@ saves every change at once, and trains a better tagger from what was annotated."
 # %% ../nbs/91_studio.ipynb #029228d4
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import hashlib
@@ -137,17 +138,31 @@ class Record:
 class AnnotationFile:
     """A JSON-lines file of `Record`s. Each saved change appends one line (flushed and fsync'ed before the call
     returns); the latest version of a title wins. Opening the file compacts it to one line per title with an atomic
-    replace, and drops a torn last line (a process killed in the middle of a write) with a warning."""
+    replace, and drops a torn last line (a process killed in the middle of a write) with a warning. Two studios may
+    share a file: appends take a shared lock and compaction an exclusive one (`<file>.lock`, POSIX), and compaction
+    first reads back what the other appended."""
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.records: dict[str, Record] = {}
         lines, torn = self._read()
-        for lineno, line in lines:
-            rec = Record.from_dict(line, f"{self.path}:{lineno}")
-            if rec.key not in self.records or rec.version >= self.records[rec.key].version: self.records[rec.key] = rec
+        self._merge(lines)
         if torn or len(lines) != len(self.records): self.compact()
 
-    def _read(self) -> tuple[list[tuple[int, dict]], bool]:
+    def _merge(self, lines: list[tuple[int, dict]]):
+        for lineno, line in lines:
+            rec = Record.from_dict(dict(line), f"{self.path}:{lineno}")
+            if rec.key not in self.records or rec.version >= self.records[rec.key].version: self.records[rec.key] = rec
+
+    @contextlib.contextmanager
+    def _locked(self, exclusive: bool):
+        try: import fcntl
+        except ImportError: yield; return     # no flock (Windows): one studio per file
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield                              # released on close, and by the kernel when a process dies
+
+    def _read(self, quiet: bool = False) -> tuple[list[tuple[int, dict]], bool]:
         if not self.path.exists(): return [], False
         raw = self.path.read_bytes().decode("utf-8", errors="strict").split("\n")
         out, torn = [], False
@@ -156,7 +171,7 @@ class AnnotationFile:
             try: out.append((lineno, json.loads(line)))
             except json.JSONDecodeError as e:
                 if lineno == len(raw):   # the last line, with no newline after it: a write that was cut off
-                    warnings.warn(f"{self.path}:{lineno}: dropped a half-written last line (a process stopped while "
+                    if not quiet: warnings.warn(f"{self.path}:{lineno}: dropped a half-written last line (a process stopped while "
                                   f"saving it); every earlier change is kept.", ProdtagsWarning, stacklevel=3)
                     torn = True; continue
                 raise DataFormatError(f"{self.path}:{lineno}: not JSON ({e.msg}). Fix or remove that line.") from None
@@ -167,15 +182,17 @@ class AnnotationFile:
         rec.version = self.records[rec.key].version + 1 if rec.key in self.records else max(rec.version, 1)
         rec.updated = round(time.time(), 3)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "ab") as f:   # O_APPEND: one write of one line, never interleaved with another
+        with self._locked(False), open(self.path, "ab") as f:   # O_APPEND: one write of one line, never interleaved
             f.write((rec.to_json() + "\n").encode("utf-8"))
             f.flush(); os.fsync(f.fileno())
         self.records[rec.key] = copy.deepcopy(rec)
         return rec
 
     def compact(self) -> Path:
-        "Rewrite the file as one line per title (the latest version), atomically."
-        return atomic_write(self.path, "".join(r.to_json() + "\n" for r in self.records.values()))
+        "Rewrite the file as one line per title (the latest version, also of what other studios appended), atomically."
+        with self._locked(True):
+            self._merge(self._read(quiet=True)[0])
+            return atomic_write(self.path, "".join(r.to_json() + "\n" for r in self.records.values()))
 
 # %% ../nbs/91_studio.ipynb #6c57f73a
 @dataclass(frozen=True)

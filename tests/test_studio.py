@@ -156,6 +156,17 @@ def test_a_torn_last_line_is_dropped_and_a_broken_file_is_named(tmp_path, items)
     with pytest.raises(DataFormatError, match="schema 99"): AnnotationFile(path)
 
 
+def test_two_studios_on_one_file_lose_nothing(tmp_path, items):
+    path = tmp_path / "a.jsonl"
+    a, b = Studio(items, path, order="given"), Studio(items, path, order="given")
+    a.add(6, 8, "HPPX")                         # a edits the first title,
+    b.next(); b.add(4, 6, "HPPX")               # b the second, each appending to the shared file
+    a.file.compact()                            # a compacts: b's line is read back first, not overwritten
+    merged = AnnotationFile(path).records
+    assert [x["text"] for x in merged[items[0].key].spans] == ["华为"]
+    assert [x["text"] for x in merged[items[1].key].spans] == ["华为"]
+
+
 # -- the active-learning queue, export, training ---------------------------------------------------------------------
 def test_queue_asks_the_least_certain_title_first(tmp_path, items):
     s = Studio(items, tmp_path / "a.jsonl", tagger=FakeTagger())

@@ -95,6 +95,9 @@ def drag_select(page, root, start16: int, end16: int):
 @pytest.fixture(scope="module")
 def crf_model(tmp_path_factory):
     "A smoke-profile crf trained here (seconds), or the tagger folder in PRODTAGS_STUDIO_MODEL (for the README's picture)."
+    need("Chromium", CHROMIUM is not None)     # before any training: nothing to do without a browser
+    try: import playwright  # noqa: F401
+    except ImportError: need("Playwright", False)
     if os.environ.get("PRODTAGS_STUDIO_MODEL"): return Path(os.environ["PRODTAGS_STUDIO_MODEL"])
     pytest.importorskip("pycrfsuite")
     from prodtags.recipes import find_recipe

@@ -209,6 +209,9 @@ def cmd_studio(args, out: TextIO) -> int:
         raise DataNotFoundError(f"--data {args.data}: not 'taobao', 'oa-mine', 'abo' or an existing file.")
     absolute = lambda p: None if p is None else str(Path(p).resolve())   # the kernel runs in another folder
     data = args.data if args.data in ("taobao", "oa-mine", "abo") else absolute(args.data)
+    if args.model is None:   # train the quick crf here, once, with its progress in this terminal, not behind the page
+        from prodtags.studio import studio_tagger
+        with contextlib.redirect_stdout(sys.stderr): studio_tagger(args.profile, progress=True)
     folder = Path(tempfile.mkdtemp(prefix="prodtags-studio-"))
     try:
         nb = write_studio_notebook(folder, absolute(args.model), data, absolute(args.out), args.profile)

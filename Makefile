@@ -12,7 +12,7 @@ export PRODTAGS_DATA ?= $(abspath ../shared/data)
 endif
 DEMO_TITLES := "这款笔记本电脑配备了强大的处理器和高清屏幕。" "华为笔记本电脑轻薄本14英寸" "苹果iphone15手机壳"
 
-.PHONY: all setup run test test-fast test-min notebooks lab readme bench clean
+.PHONY: all setup run test test-fast test-min notebooks lab studio browser readme bench clean
 all: setup run
 
 setup: $(VENV)/.installed
@@ -32,7 +32,8 @@ run: setup
 	$(BIN)/prodtags tag --model models/char-bilstm $(DEMO_TITLES)
 
 # Every notebook under nbval (smoke profile), the unit tests, and the notebooks-vs-package sync checks.
-test: setup
+# The studio's browser test needs Chromium (`browser`); CI sets PRODTAGS_REQUIRE_BROWSER=1 so that it fails, not skips.
+test: setup browser
 	PRODTAGS_PROFILE=smoke $(BIN)/python -m pytest tests nbs --nbval-lax --nbval-current-env -q
 
 # The lowest versions pyproject.toml allows (base and every extra but minilm) in a fresh environment,
@@ -53,6 +54,19 @@ readme: setup
 
 lab: setup
 	$(BIN)/jupyter lab nbs
+
+# The tagging studio (91_studio) as a Voilà page on 127.0.0.1; it prints the address.
+studio: setup
+	$(BIN)/prodtags studio
+
+# Debian's Chromium (and fonts for Chinese and emoji) for tests/test_studio_browser.py: apt-get, never a download by
+# Playwright. Elsewhere install a Chromium yourself (or set PRODTAGS_CHROMIUM to its path).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || test -n "$$PRODTAGS_CHROMIUM" || \
+	  { command -v apt-get >/dev/null 2>&1 && $(SUDO) apt-get update -qq && \
+	    $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji; } || \
+	  echo "Chromium is not installed: the studio's browser test will be skipped (CI fails it)."
 
 # CPU latency of every tagger saved under models/ (a benchmark script, not a test; run it on a quiet machine)
 bench: setup

@@ -24,7 +24,8 @@ from .core import (CACHE_ENV, DATA_ENV, DEFAULT_TAGGER_ENV, DEVICE_ENV, PROFILE_
 
 # %% auto #0
 __all__ = ['escape_controls', 'format_table', 'format_labels_table', 'format_jsonl', 'format_labels_jsonl', 'find_taggers',
-           'cmd_info', 'cmd_list', 'cmd_train', 'cmd_tag', 'cmd_eval', 'positive_int', 'build_parser', 'main']
+           'cmd_info', 'cmd_list', 'cmd_train', 'cmd_tag', 'cmd_eval', 'cmd_studio', 'positive_int', 'build_parser',
+           'main']
 
 # %% ../nbs/08_cli.ipynb #e305ac08
 def escape_controls(text: str) -> str:
@@ -203,6 +204,35 @@ def cmd_eval(args, out: TextIO) -> int:
                      ensure_ascii=False, indent=2), file=out)
     return 0
 
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+
+def cmd_studio(args, out: TextIO) -> int:
+    "Serve the tagging studio (91_studio) as a Voilà page on 127.0.0.1 and print its address."
+    import shutil, subprocess, tempfile
+    from prodtags.core import require
+    from prodtags.studio import voila_command, write_studio_notebook
+    require("voila", "studio", "prodtags studio")
+    if args.model is not None and not Path(args.model).exists(): raise DataNotFoundError(f"--model {args.model}: no such folder.")
+    if args.data not in ("taobao", "oa-mine", "abo") and not Path(args.data).is_file():
+        raise DataNotFoundError(f"--data {args.data}: not 'taobao', 'oa-mine', 'abo' or an existing file.")
+    absolute = lambda p: None if p is None else str(Path(p).resolve())   # the kernel runs in another folder
+    data = args.data if args.data in ("taobao", "oa-mine", "abo") else absolute(args.data)
+    if args.model is None:   # train the quick crf here, once, with its progress in this terminal, not behind the page
+        from prodtags.studio import studio_tagger
+        with contextlib.redirect_stdout(sys.stderr): studio_tagger(args.profile, progress=True)
+    folder = Path(tempfile.mkdtemp(prefix="prodtags-studio-"))
+    try:
+        nb = write_studio_notebook(folder, absolute(args.model), data, absolute(args.out), args.profile)
+        port = args.port or _free_port()
+        print(f"prodtags studio: http://127.0.0.1:{port}/ (annotations in {absolute(args.out)}; Ctrl+C stops it)",
+              file=out, flush=True)
+        try: return subprocess.call(voila_command(nb, port))
+        except KeyboardInterrupt: return 0
+    finally: shutil.rmtree(folder, ignore_errors=True)
+
 # %% ../nbs/08_cli.ipynb #916f95d1
 def positive_int(text: str) -> int:
     "An argparse type: a whole number of at least 1."
@@ -246,6 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="per-type precision/recall/F1 of a span tagger on a span file, as JSON")
     e.add_argument("file", help="a span file: JSON lines (.jsonl, as `tag --format jsonl` prints) or '<char> <tag>' BIO")
     e.add_argument("--model", default=None, help="tagger or training output folder (default: the default tagger)")
+    st = sub.add_parser("studio", help="annotate titles with a tagger's suggestions in the browser (Voilà on 127.0.0.1)")
+    st.add_argument("--model", default=None, help="span tagger folder for the suggestions (default: the quick crf)")
+    st.add_argument("--data", default="taobao", help="taobao, oa-mine, abo, a span file or a text file (one title a line)")
+    st.add_argument("--out", default="annotations.jsonl", help="annotation file (JSON lines; continued if it exists)")
+    st.add_argument("--port", type=positive_int, default=None, help="port (default: a free one)")
+    st.add_argument("--profile", default=None, help="smoke, cpu or gpu: how many titles and how the crf is trained")
     return p
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, stdin: TextIO | None = None) -> int:
@@ -254,7 +290,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, stdin: Te
     args = build_parser().parse_args(argv)
     commands = {"info": lambda: cmd_info(args, out), "train": lambda: cmd_train(args, out),
                 "tag": lambda: cmd_tag(args, out, stdin), "list": lambda: cmd_list(args, out),
-                "eval": lambda: cmd_eval(args, out)}
+                "eval": lambda: cmd_eval(args, out), "studio": lambda: cmd_studio(args, out)}
     try: return commands[args.command]()
     except ProdtagsError as e:
         print(f"prodtags {args.command}: error: {e}", file=sys.stderr)

@@ -295,6 +295,8 @@ EXTRAS: dict[str, tuple[str, ...]] = {   # pip extra -> the modules it provides 
     "plot": ("matplotlib", "mplfonts"),
     "scale": ("dask", "distributed"),
     "challenges": ("networkx", "jieba"),
+    "studio": ("ipywidgets", "anywidget", "voila"),
+    "apps": ("bm25s",),
 }
 
 class MissingExtraError(ProdtagsError, ImportError):

@@ -99,6 +99,14 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            "weakly supervised: the crf on 1,000 gold titles + dictionary-matched labels (96_fewer_labels)", extra="crf"),
     Recipe("crf-selftrain", "prodtags.fewer_labels:train_crf_selftrain", "span-tagger",
            "weakly supervised: the crf on 1,000 gold titles + a teacher's confident tags (96_fewer_labels)", extra="crf"),
+    Recipe("crf-lex", "prodtags.lexicon:train_crf_lexicon", "span-tagger",
+           "the crf plus SoftLexicon features from jieba's dictionary and a training-split gazetteer (71_lexicon)",
+           extra="crf"),
+    Recipe("bilstm-crf-lex", "prodtags.features:train_bilstm_crf_lex", "span-tagger",
+           "character + bigram BiLSTM-CRF with the SoftLexicon vector (72_features)", extra="challenges"),
+    Recipe("e5-features", "prodtags.features:train_e5_features", "span-tagger",
+           "cached multilingual-e5-small layers (scalar mix) + characters + lexicon into a BiLSTM-CRF (72_features)",
+           extra="bert"),
 )}
 
 def register_recipe(recipe: Recipe) -> Recipe:

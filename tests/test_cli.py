@@ -73,7 +73,8 @@ def test_tag_without_model_trains_the_default_once(isolated_cache, taobao, capsy
     captured = capsys.readouterr()
     assert [json.loads(line)["text"] for line in captured.out.splitlines()] == ["华为手机"]  # training chatter stays off stdout
     assert "No default tagger yet" in captured.err
-    assert (isolated_cache / "taggers" / "char-bilstm-smoke" / "tagger" / "config.json").is_file()
+    from prodtags.recipes import default_recipe
+    assert (isolated_cache / "taggers" / f"{default_recipe().name}-smoke" / "tagger" / "config.json").is_file()
     code, _ = run(["tag", "小米电视"])
     assert code == 0 and "No default tagger yet" not in capsys.readouterr().err
 

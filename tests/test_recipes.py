@@ -46,3 +46,14 @@ def test_measure_latency_reports_what_it_measured(toy):
     lat = measure_latency(CharTagger(model, vocab, tagset, "cpu"), ["华为手机", "小米手环", " "], n_single=10, batch_size=2)
     assert 0 < lat["single_p50_ms"] <= lat["single_p90_ms"] and lat["batch_titles_per_s"] > 0
     assert lat["device"] == "cpu" and lat["batch_size"] == 2
+
+
+def test_the_default_is_the_quick_best_this_install_can_train(monkeypatch):
+    from prodtags import recipes
+    monkeypatch.delenv("PRODTAGS_DEFAULT_TAGGER", raising=False)
+    expected = "crf-lex" if not recipes.find_recipe("crf-lex").missing() else "char-bilstm"
+    assert recipes.default_recipe().name == expected
+    monkeypatch.setattr(recipes.Recipe, "missing", lambda self: ["pycrfsuite"] if self.extra else [])
+    assert recipes.default_recipe().name == "char-bilstm" and recipes.default_recipe("en").name == "char-bilstm"
+    monkeypatch.setenv("PRODTAGS_DEFAULT_TAGGER", "bilstm-crf")
+    assert recipes.default_recipe().name == "bilstm-crf"

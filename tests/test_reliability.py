@@ -232,6 +232,7 @@ def test_results_records_name_their_data_by_sha256(smoke_run):
 # 4. The default tagger: one per profile, and a broken half-finished run is recovered ----------------------------
 def test_the_default_tagger_of_one_profile_is_not_used_for_another(isolated_cache, smoke_run, monkeypatch):
     import prodtags.recipes as recipes
+    monkeypatch.setenv("PRODTAGS_DEFAULT_TAGGER", "char-bilstm")   # the recipe smoke_run trained
     shutil.copytree(smoke_run, recipes.default_tagger_dir("smoke"))
     assert recipes.default_tagger_dir("smoke") != recipes.default_tagger_dir("cpu")
     trained = []
@@ -247,8 +248,9 @@ def test_the_default_tagger_of_one_profile_is_not_used_for_another(isolated_cach
     assert trained == ["cpu"]                                                   # but trained afresh for cpu
 
 
-def test_a_killed_default_run_with_other_settings_is_started_afresh(isolated_cache, smoke_run, capsys):
+def test_a_killed_default_run_with_other_settings_is_started_afresh(isolated_cache, smoke_run, capsys, monkeypatch):
     from prodtags.recipes import default_tagger_dir
+    monkeypatch.setenv("PRODTAGS_DEFAULT_TAGGER", "char-bilstm")   # the recipe smoke_run trained
     out = default_tagger_dir("smoke")
     shutil.copytree(smoke_run / "run", out / "run")                            # killed before its tagger was saved
     state = out / "run" / "checkpoint" / "state.json"

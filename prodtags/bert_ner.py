@@ -18,8 +18,8 @@ from torch import nn
 
 from .core import (CheckpointError, ConfigError, Profile, Settings, atomic_dir, get_device, get_profile,
                            read_json, require, seed_everything, write_json)
-from .data import (IGNORE_INDEX, TAOBAO_TYPES, TaggedTitle, TagSet, align_labels, load_taobao, make_loader,
-                           to_device, token_tags_to_char_tags)
+from .data import (IGNORE_INDEX, TAOBAO_TYPES, SpanData, TaggedTitle, TagSet, align_labels,
+                           load_span_data, load_taobao, make_loader, to_device, token_tags_to_char_tags)
 from .encoders import (char_offsets, check_encoder_folder, encoder_path, split_han_characters,
                                trimmed_encoder_path)
 from .loop import TrainConfig, fit
@@ -208,8 +208,9 @@ def train_encoder_tagger(out_dir: str | Path, profile: Profile | str | None = No
                          lr: float | None = None, random_init: bool = False,
                          prepare: Callable[[TokenClassifier], None] | None = None, technique: str = "e5-ner",
                          settings: FinetuneSettings | None = None, progress: bool = True,
-                         resume: bool = True) -> tuple[EncoderTagger, dict]:
-    """Fine-tune `encoder` for Taobao NER into `out_dir`; returns the tagger and its results record.
+                         resume: bool = True, data: str | Path | SpanData = "taobao") -> tuple[EncoderTagger, dict]:
+    """Fine-tune `encoder` for product NER on `data` (Taobao by default) into `out_dir`; returns the tagger and its
+    results record.
 
     `train_encoder_tagger("models/e5-ner")` fine-tunes multilingual-e5-small (offline); with internet,
     `encoder="bert-base-chinese"` works the same way (`trim` applies to XLM-R-style vocabularies only).
@@ -224,13 +225,15 @@ def train_encoder_tagger(out_dir: str | Path, profile: Profile | str | None = No
     check_encoder_folder(path)
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     if char_split: split_han_characters(tokenizer)
-    tagset = TagSet(TAOBAO_TYPES)
-    train = load_taobao("train")
+    data = load_span_data(data)
+    tagset = TagSet(data.types)
+    train = data.train
     if settings.max_train_titles:  # a seeded sample, so a small run still sees every kind of title
         train = [train[i] for i in torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
                  [:settings.max_train_titles].tolist()]
-    evals = {s: load_taobao(s)[:settings.max_eval_titles] for s in dict.fromkeys([*settings.eval_splits, "test_clean"])}
-    monitor = load_taobao("dev_clean")[:settings.monitor_titles]
+    evals = {s: data.evals[s][:settings.max_eval_titles]
+             for s in dict.fromkeys([*settings.eval_splits, "test_clean"]) if s in data.evals}
+    monitor = data.evals["dev_clean"][:settings.monitor_titles]
     model = TokenClassifier.from_pretrained(path, len(tagset), random_init=random_init)
     if prepare: prepare(model)
     info = {"encoder": encoder, "encoder_path": Path(path).name, "char_split": char_split, "random_init": random_init,
@@ -246,13 +249,13 @@ def train_encoder_tagger(out_dir: str | Path, profile: Profile | str | None = No
     tagger = EncoderTagger(model, tokenizer, tagset, settings.max_length, device, info)
     cpu_tagger = EncoderTagger(copy.deepcopy(model).float(), tokenizer, tagset, settings.max_length, "cpu")
     results = results_record(technique, tagger, cpu_tagger, evals, profile, seed, len(train), t0,
-                             model.num_parameters(), state, lr=lr,
+                             model.num_parameters(), state, data=data, lr=lr,
                              **info, monitor_titles=len(monitor), eval_titles_per_split=settings.max_eval_titles)
     tagger.save(out_dir / "tagger", {"results": {k: v for k, v in results.items() if k != "history"}})
     write_json(out_dir / "results.json", results)
     return tagger, results
 
 def train_e5_tagger(out_dir: str | Path, profile: Profile | str | None = None, seed: int = 0, progress: bool = True,
-                    resume: bool = True) -> tuple[EncoderTagger, dict]:
-    "Fine-tune multilingual-e5-small (trimmed vocabulary, Han characters split) for Taobao NER."
-    return train_encoder_tagger(out_dir, profile, seed, progress=progress, resume=resume)
+                    resume: bool = True, data: str | Path | SpanData = "taobao") -> tuple[EncoderTagger, dict]:
+    "Fine-tune multilingual-e5-small (trimmed vocabulary, Han characters split) for product NER on `data`."
+    return train_encoder_tagger(out_dir, profile, seed, progress=progress, resume=resume, data=data)

@@ -132,14 +132,20 @@ def cmd_list(args, out: TextIO) -> int:
     return 0
 
 def cmd_train(args, out: TextIO) -> int:
-    if args.data != "taobao":
-        raise ProdtagsError(f"--data {args.data!r}: only 'taobao' has training recipes so far.")
     from prodtags.display import headline
     from prodtags.recipes import find_recipe, write_results
     from prodtags.persist import output_lock
-    train = find_recipe(args.model).load()
+    recipe = find_recipe(args.model)
+    if recipe.kind != "span-tagger" and args.data != "taobao":
+        raise ProdtagsError(f"--data {args.data!r}: the {recipe.kind} recipe {recipe.name!r} trains on Taobao only; "
+                            f"span-tagger recipes (crf, bilstm-crf, ...) train on other data and span files.")
+    data = {} if recipe.kind != "span-tagger" else {"data": args.data}
+    if data:
+        from prodtags.data import load_span_data
+        data["data"] = load_span_data(args.data)  # a bad name or file fails here, before any output folder is made
+    train = recipe.load()
     with output_lock(args.out), contextlib.redirect_stdout(sys.stderr):  # writable and ours before any work; progress
-        _, results = train(args.out, profile=args.profile, seed=args.seed, resume=not args.no_resume)  # to stderr
+        _, results = train(args.out, profile=args.profile, seed=args.seed, resume=not args.no_resume, **data)  # -> stderr
     if args.results_dir: write_results(results, args.results_dir)  # the leaderboard in nbs/index.ipynb reads these
     print(json.dumps({"out": str(Path(args.out) / "tagger"), "technique": results["technique"],
                       "profile": results["profile"], "device": results["device"], "headline": headline(results)},
@@ -173,9 +179,9 @@ def cmd_tag(args, out: TextIO, stdin: TextIO) -> int:
     return 0
 
 def cmd_eval(args, out: TextIO) -> int:
-    from prodtags.data import read_bio_file
+    from prodtags.data import read_span_file
     from prodtags.taggers import SpanTagger
-    titles = read_bio_file(args.file)
+    titles = read_span_file(args.file)
     if not titles: raise DataFormatError(f"{args.file} holds no titles.")
     tagger = _load(args.model)
     if not isinstance(tagger, SpanTagger):
@@ -203,7 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("info", help="show profile, device, data and cache locations, and every recipe")
     t = sub.add_parser("train", help="train a recipe (resumes if --out holds an unfinished run)")
     t.add_argument("model", help="recipe to train, e.g. char-bilstm (`prodtags info` lists them all)")
-    t.add_argument("--data", default="taobao", help="training data (default: taobao)")
+    t.add_argument("--data", default="taobao",
+                   help="training data: taobao (default), another registered data set, or a span file "
+                        "(.jsonl or '<char> <tag>' BIO)")
     t.add_argument("--out", required=True, help="output folder")
     t.add_argument("--profile", default=None, help="smoke, cpu or gpu (default: $PRODTAGS_PROFILE or automatic)")
     t.add_argument("--seed", type=int, default=0)
@@ -221,8 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--image", default=None, help="a product photo, for a multimodal product classifier")
     ls = sub.add_parser("list", help="list saved taggers and classifiers (in ./models and the cache, or the folders given)")
     ls.add_argument("roots", nargs="*", help="folders to search (default: ./models and the cache)")
-    e = sub.add_parser("eval", help="per-type precision/recall/F1 of a span tagger on a BIO file, as JSON")
-    e.add_argument("file", help="a file in the Taobao '<char> <tag>' format")
+    e = sub.add_parser("eval", help="per-type precision/recall/F1 of a span tagger on a span file, as JSON")
+    e.add_argument("file", help="a span file: JSON lines (.jsonl, as `tag --format jsonl` prints) or '<char> <tag>' BIO")
     e.add_argument("--model", default=None, help="tagger or training output folder (default: the default tagger)")
     return p
 

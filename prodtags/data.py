@@ -21,7 +21,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
+import zlib
 
 import numpy as np
 import torch
@@ -29,17 +30,19 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
 from .core import (DATA_ENV, ChecksumError, ConfigError, DataFormatError, DataNotFoundError, TagSpan,
-                           cache_dir, epoch_seed, read_json, show_progress, write_json)
+                           atomic_write, cache_dir, epoch_seed, read_json, show_progress, write_json)
 
 # %% auto #0
 __all__ = ['DATA_FILES', 'Span', 'TAOBAO_TYPES', 'TAOBAO_TYPE_NAMES', 'TAOBAO_SPLITS', 'IGNORE_INDEX', 'BIGRAM_LEFT_PRIME',
-           'BIGRAM_RIGHT_PRIME', 'BIGRAM_RIGHT_MIX', 'FASHION_MNIST_CLASSES', 'FASHION_MNIST_CLASSES_ZH', 'RemoteFile',
-           'file_sha256', 'download', 'verified', 'data_record', 'data_path', 'TaggedTitle', 'decode_line',
-           'decode_lines', 'parse_bio_lines', 'read_bio_file', 'bio_to_spans', 'spans_to_bio', 'grapheme_starts',
-           'tag_spans', 'clean_split', 'load_taobao', 'leakage_report', 'Vocab', 'TagSet', 'align_labels',
-           'token_tags_to_char_tags', 'encode_titles', 'pad_batch', 'LengthBucketSampler', 'make_loader', 'to_device',
-           'hashed_bigrams', 'values_to_spans', 'load_oa_mine', 'read_idx', 'load_fashion_mnist', 'AboListing',
-           'parse_abo_values', 'load_abo_samples']
+           'BIGRAM_RIGHT_PRIME', 'BIGRAM_RIGHT_MIX', 'SPAN_DATA', 'FASHION_MNIST_CLASSES', 'FASHION_MNIST_CLASSES_ZH',
+           'RemoteFile', 'file_sha256', 'download', 'verified', 'data_record', 'data_path', 'TaggedTitle',
+           'decode_line', 'decode_lines', 'parse_bio_lines', 'read_bio_file', 'bio_to_spans', 'spans_to_bio',
+           'grapheme_starts', 'tag_spans', 'clean_split', 'load_taobao', 'leakage_report', 'Vocab', 'TagSet',
+           'align_labels', 'token_tags_to_char_tags', 'encode_titles', 'pad_batch', 'LengthBucketSampler',
+           'make_loader', 'to_device', 'hashed_bigrams', 'values_to_spans', 'load_oa_mine', 'span_record',
+           'parse_span_record', 'read_span_file', 'write_span_file', 'SpanData', 'register_span_data', 'hold_out',
+           'file_span_data', 'load_span_data', 'read_idx', 'load_fashion_mnist', 'AboListing', 'parse_abo_values',
+           'load_abo_samples']
 
 # %% ../nbs/01_data.ipynb #e3c67403
 @dataclass(frozen=True)
@@ -550,6 +553,122 @@ def load_oa_mine(split: str = "train", return_missed: bool = False):
         titles.append(TaggedTitle(text, tuple(spans_to_bio(spans, len(text))), rec.get("category")))
         missed += [(lineno, a, v) for a, v in lost]
     return (titles, missed) if return_missed else titles
+
+# %% ../nbs/01_data.ipynb #7070f725
+def span_record(title: TaggedTitle) -> dict:
+    "One title as a JSON-lines span record (code-point offsets, end exclusive)."
+    rec = {"text": title.text, "tags": [{"text": title.text[s:e], "type": t, "start": s, "end": e}
+                                        for t, s, e in bio_to_spans(title.tags)]}
+    if title.category is not None: rec["category"] = title.category
+    return rec
+
+def parse_span_record(obj: object, source: str = "<record>") -> TaggedTitle:
+    "A `TaggedTitle` from a span record; a malformed record is a DataFormatError naming `source` and the fix."
+    if not isinstance(obj, dict) or not isinstance(obj.get("text"), str) or not isinstance(obj.get("tags", []), list):
+        raise DataFormatError(f"{source}: expected {{\"text\": str, \"tags\": [{{\"start\", \"end\", \"type\"}}, ...]}}, "
+                              f"got {str(obj)[:80]!r}.")
+    text, spans = obj["text"], []
+    for tag in obj.get("tags", []):
+        start, end, typ = (tag.get(k) if isinstance(tag, dict) else None for k in ("start", "end", "type"))
+        if not (type(start) is int and type(end) is int and isinstance(typ, str) and typ and not re.search(r"\s", typ)):
+            raise DataFormatError(f"{source}: a tag needs integer 'start'/'end' and a 'type' without spaces, got {tag!r}.")
+        if not 0 <= start < end <= len(text):
+            raise DataFormatError(f"{source}: tag {tag!r} lies outside the title's {len(text)} characters.")
+        if "text" in tag and tag["text"] != text[start:end]:
+            raise DataFormatError(f"{source}: tag text {tag['text']!r} is not title[{start}:{end}] = {text[start:end]!r}; "
+                                  f"offsets must count Python code points (characters), not UTF-16 units or bytes.")
+        spans.append((typ, start, end))
+    try: tags = spans_to_bio(spans, len(text))
+    except ValueError as e: raise DataFormatError(f"{source}: {e} Tags of one title must not overlap.") from None
+    category = obj.get("category")
+    return TaggedTitle(text, tuple(tags), category if isinstance(category, str) else None)
+
+def read_span_file(path: str | Path) -> list[TaggedTitle]:
+    "Titles of a span file: JSON lines (`.jsonl`) or the Taobao `<char> <tag>` BIO format (anything else)."
+    path = Path(path)
+    if not path.is_file(): raise DataNotFoundError(f"No span file at {path}.")
+    if path.suffix.lower() != ".jsonl": return read_bio_file(path)
+    titles = []
+    for lineno, line in enumerate(decode_lines(path.read_bytes(), str(path)), 1):
+        if not line.strip(): continue
+        try: obj = json.loads(line)
+        except json.JSONDecodeError as e: raise DataFormatError(f"{path}:{lineno}: not JSON ({e.msg}).") from None
+        titles.append(parse_span_record(obj, f"{path}:{lineno}"))
+    return titles
+
+def write_span_file(path: str | Path, titles: Iterable[TaggedTitle]) -> Path:
+    "Write `titles` atomically as JSON lines (`.jsonl`) or Taobao BIO (anything else); `read_span_file` reads it back."
+    path, titles = Path(path), list(titles)
+    if path.suffix.lower() == ".jsonl":
+        body = "".join(json.dumps(span_record(t), ensure_ascii=False) + "\n" for t in titles)
+    else:
+        for t in titles:
+            if not t.text or re.search(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]", t.text):
+                raise DataFormatError(f"Title {t.text!r} is empty or holds a line break, which the one-character-a-line BIO "
+                                      f"format cannot hold; write JSON lines instead (a .jsonl file name).")
+        body = "\n".join("".join(f"{'' if c == ' ' else c} {g}\n" for c, g in zip(t.text, t.tags)) for t in titles)
+    return atomic_write(path, body)
+
+# %% ../nbs/01_data.ipynb #ed8ce039
+@dataclass
+class SpanData:
+    "What a span-tagger recipe trains and scores on: training titles, evaluation splits, tag types, provenance."
+    name: str                                  # 'taobao', another registered name, or 'file-<stem>'
+    types: tuple[str, ...]                     # tag types in a fixed order (the tagger's label set)
+    train: list[TaggedTitle]
+    evals: dict[str, list[TaggedTitle]]        # always 'dev_clean' (choose settings) and 'test_clean' (report)
+    files: dict[str, str] = field(default_factory=dict)   # data file -> sha256, for results records
+
+    def __post_init__(self):
+        if missing := {"dev_clean", "test_clean"} - set(self.evals):
+            raise ConfigError(f"Span data {self.name!r} lacks the evaluation splits {sorted(missing)}.")
+        if not self.train: raise DataFormatError(f"Span data {self.name!r} has no training titles.")
+
+SPAN_DATA: dict[str, Callable[[], SpanData]] = {}
+
+def register_span_data(name: str, loader: Callable[[], SpanData]) -> Callable[[], SpanData]:
+    "Make `load_span_data(name)` (and `prodtags train ... --data NAME`) call `loader`."
+    SPAN_DATA[name] = loader
+    return loader
+
+def _taobao_span_data() -> SpanData:
+    return SpanData("taobao", TAOBAO_TYPES, load_taobao("train"),
+                    {s: load_taobao(s) for s in ("dev", "dev_clean", "test", "test_clean")},
+                    data_record(*(f"taobao_ner/{s}.txt" for s in ("train", "dev", "test"))))
+register_span_data("taobao", _taobao_span_data)
+
+def hold_out(titles: Sequence[TaggedTitle], share: float = 0.1, salt: str = "dev") -> tuple[list, list]:
+    "Split `titles` into (kept, held out): about `share` of the distinct texts, chosen by a hash of text and `salt`."
+    texts = sorted({t.text for t in titles}, key=lambda s: zlib.crc32(f"{salt}|{s}".encode("utf-8")))
+    held = set(texts[:max(1, round(share * len(texts)))])
+    return [t for t in titles if t.text not in held], [t for t in titles if t.text in held]
+
+def file_span_data(path: str | Path) -> SpanData:
+    "`SpanData` of a span file: train on it minus a held-out tenth (dev_clean); test_clean as described above."
+    path = Path(path)
+    titles = read_span_file(path)
+    if len({t.text for t in titles}) < 3:
+        raise DataFormatError(f"{path} holds {len({t.text for t in titles})} distinct titles; training needs at least 3 "
+                              f"(some are held out to choose the best epoch).")
+    types = tuple(sorted({s.type for t in titles for s in t.spans}))
+    if not types: raise DataFormatError(f"{path} holds no tags at all: annotate some spans before training.")
+    train, dev = hold_out(titles)
+    files = {path.name: file_sha256(path)}
+    if set(types) <= set(TAOBAO_TYPES):
+        types, test = TAOBAO_TYPES, clean_split(load_taobao("test_clean"), titles)
+        files |= data_record("taobao_ner/test.txt")
+    else:
+        train, test = hold_out(train, 1 / 9, salt="test")
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).strip("-.") or "file"
+    return SpanData(f"file-{slug}", types, train, {"dev_clean": dev, "test_clean": test}, files)
+
+def load_span_data(data: str | Path | SpanData = "taobao") -> SpanData:
+    "What `prodtags train --data` names: a registered data set (`taobao`, ...) or a span file (.jsonl or BIO)."
+    if isinstance(data, SpanData): return data
+    if str(data) in SPAN_DATA: return SPAN_DATA[str(data)]()
+    if Path(data).is_file(): return file_span_data(data)
+    raise ConfigError(f"Data {str(data)!r} is neither a known data set ({', '.join(sorted(SPAN_DATA))}) nor a file: "
+                      f"give a name, or the path of a span file (.jsonl, or '<char> <tag>' BIO).")
 
 # %% ../nbs/01_data.ipynb #9d3fcafd
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

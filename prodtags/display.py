@@ -5,9 +5,11 @@
 # %% ../nbs/02_display.ipynb #a88f75b4
 from __future__ import annotations
 
+import collections
 import functools
 import html
 import importlib.util
+import statistics
 import zlib
 from pathlib import Path
 from typing import Callable, Sequence
@@ -16,10 +18,11 @@ from .core import ConfigError, LabelScore, TagSpan, require
 from .data import TAOBAO_TYPES, bio_to_spans
 
 # %% auto #0
-__all__ = ['CJK_FONT_PACKAGE', 'CJK_FONT_FILE', 'TYPE_NAMES_ZH', 'TYPE_COLOURS', 'OTHER_COLOURS', 'use_cjk_font', 'type_colour',
-           'type_label', 'draw_bio', 'check_spans', 'render_spans', 'spans_text', 'spans_html', 'legend_html',
-           'spans_markdown', 'SpanView', 'show_spans', 'compare_spans', 'LabelView', 'show_labels', 'MarkdownText',
-           'read_results', 'headline', 'span_tagger_records', 'leaderboard', 'plot_leaderboard', 'other_results']
+__all__ = ['CJK_FONT_PACKAGE', 'CJK_FONT_FILE', 'TYPE_NAMES_ZH', 'TYPE_COLOURS', 'OTHER_COLOURS', 'LEADERBOARD_FOLDERS',
+           'use_cjk_font', 'type_colour', 'type_label', 'draw_bio', 'check_spans', 'render_spans', 'spans_text',
+           'spans_html', 'legend_html', 'spans_markdown', 'SpanView', 'show_spans', 'compare_spans', 'LabelView',
+           'show_labels', 'MarkdownText', 'read_results', 'headline', 'span_tagger_records', 'seed_groups',
+           'leaderboard', 'plot_leaderboard', 'other_results']
 
 # %% ../nbs/02_display.ipynb #23ac0bb9
 CJK_FONT_PACKAGE, CJK_FONT_FILE = "mplfonts", "fonts/NotoSansCJKsc-Regular.otf"
@@ -226,11 +229,14 @@ class MarkdownText(str):
     "A string that notebooks render as Markdown (and terminals print as it is)."
     def _repr_markdown_(self) -> str: return str(self)
 
-def read_results(folder: str | Path = "results") -> list[dict]:
-    "Every results record (`*.json`) in `folder` and its sub-folders, as dicts."
+LEADERBOARD_FOLDERS = ("classifiers", "metrics")  # beside the top-level span-tagger records; other sub-folders
+                                                  # hold one notebook's own measurements (curves, sweeps, runs)
+
+def read_results(folder: str | Path = "results", subfolders: Sequence[str] = LEADERBOARD_FOLDERS) -> list[dict]:
+    "The results records (`*.json`) in `folder` and in its `subfolders`, as dicts."
     import json
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(Path(folder).glob("**/*.json"))
-            if p.parent.name != "runs"]
+    paths = [*sorted(Path(folder).glob("*.json")), *(p for s in subfolders for p in sorted((Path(folder) / s).glob("*.json")))]
+    return [json.loads(p.read_text(encoding="utf-8")) for p in paths]
 
 def headline(results: dict) -> str:
     "The number a reader looks for first in a results record, with its split (a record may state its own)."
@@ -239,51 +245,83 @@ def headline(results: dict) -> str:
     if "micro_f1" in clean: return f"test_clean micro F1 {100 * clean['micro_f1']:.1f}"
     return results.get("headline", "-")
 
-def _f1(record: dict, split: str, typ: str = "overall") -> str:
-    s = record.get("scores", {}).get(split, {}).get(typ)
-    return f"{100 * s['f1']:.1f}" if s else "-"
-
 def _device(record: dict) -> str:
     threads = record.get("threads")
     return f"{record.get('gpu') or record.get('device', '?')}" + (f", {threads} thread{'s' * (threads != 1)}" if threads else "")
 
-def span_tagger_records(records: Sequence[dict]) -> list[dict]:
-    "The records of span taggers (entity scores on test_clean), best clean-test F1 first."
-    ner = [r for r in records if "overall" in r.get("scores", {}).get("test_clean", {})]
+def span_tagger_records(records: Sequence[dict], data: str | None = None) -> list[dict]:
+    "The records of span taggers (entity scores on test_clean), of `data` if given, best clean-test F1 first."
+    ner = [r for r in records if "overall" in r.get("scores", {}).get("test_clean", {})
+           and (data is None or r.get("data", "taobao") == data)]
     return sorted(ner, key=lambda r: -r["scores"]["test_clean"]["overall"]["f1"])
 
-def leaderboard(records: Sequence[dict]) -> MarkdownText:
-    "The span taggers' records as a Markdown table: clean-test F1 first, then per-type scores, budget and provenance."
-    head = ("| technique | test_clean F1 | test F1 | dev_clean F1 | clean HCCX | clean HPPX | clean XH | clean MISC "
-            "| parameters | training titles | train time | CPU p50 / title | profile | device | date |")
+def _scores(runs: Sequence[dict], split: str, typ: str = "overall") -> list[float]:
+    return [100 * r["scores"][split][typ]["f1"] for r in runs if typ in r.get("scores", {}).get(split, {})]
+
+def _mean_spread(values: Sequence[float]) -> str:
+    "'68.3' for one run; 'mean ± sample standard deviation' for several."
+    if not values: return "-"
+    if len(values) == 1: return f"{values[0]:.1f}"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+
+def seed_groups(records: Sequence[dict], data: str = "taobao") -> list[list[dict]]:
+    """Span-tagger runs of `data` that differ only in their seed (same technique, training titles, profile and
+    device), one group each, best mean clean-test F1 first."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in span_tagger_records(records, data):
+        key = (r["technique"], r.get("train_titles"), r.get("profile"), _device(r))
+        groups.setdefault(key, []).append(r)
+    return sorted(groups.values(), key=lambda g: -statistics.mean(_scores(g, "test_clean")))
+
+def leaderboard(records: Sequence[dict], data: str = "taobao", types: Sequence[str] | None = None) -> MarkdownText:
+    """The span taggers' records of `data` as a Markdown table: clean-test F1 first (mean ± spread over seeds where
+    a recipe ran with several), then per-type scores, budget and provenance."""
+    groups = seed_groups(records, data)
+    if types is None:  # Taobao's four types; for other data the commonest types in the clean test
+        types = TAOBAO_TYPES if data == "taobao" else [t for t, _ in collections.Counter(
+            {t: s.get("support", 0) for g in groups[:1] for t, s in g[0]["scores"]["test_clean"].items()
+             if t != "overall"}).most_common(4)]
+    head = ("| technique | test_clean F1 | seeds | test F1 | dev_clean F1 | " + " | ".join(f"clean {t}" for t in types)
+            + " | parameters | training titles | train time | CPU p50 / title | profile | device | date |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
-    for r in span_tagger_records(records):
-        lat = r.get("cpu_latency", {}).get("single_p50_ms")
-        lines.append(f"| {r['technique']} | **{_f1(r, 'test_clean')}** | {_f1(r, 'test')} | {_f1(r, 'dev_clean')} | "
-                     + " | ".join(_f1(r, "test_clean", t) for t in TAOBAO_TYPES)
-                     + f" | {r.get('parameters', 0):,} | {r.get('train_titles', 0):,} | {r.get('train_seconds', 0) / 60:.1f} min"
-                     + f" | {f'{lat:.1f} ms' if lat else '-'} | {r['profile']} | {_device(r)} | {r.get('date', '-')} |")
+    for g in groups:
+        r, lat = g[0], statistics.median(x["cpu_latency"]["single_p50_ms"] for x in g
+                                         if x.get("cpu_latency", {}).get("single_p50_ms")) if any(
+            x.get("cpu_latency", {}).get("single_p50_ms") for x in g) else None
+        train_min = statistics.mean(x.get("train_seconds", 0) for x in g) / 60
+        lines.append(f"| {r['technique']} | **{_mean_spread(_scores(g, 'test_clean'))}** | "
+                     f"{', '.join(str(x.get('seed', '?')) for x in sorted(g, key=lambda x: x.get('seed', 0)))} | "
+                     f"{_mean_spread(_scores(g, 'test'))} | {_mean_spread(_scores(g, 'dev_clean'))} | "
+                     + " | ".join(_mean_spread(_scores(g, "test_clean", t)) for t in types)
+                     + f" | {r.get('parameters', 0):,} | {r.get('train_titles', 0):,} | {train_min:.1f} min"
+                     + f" | {f'{lat:.1f} ms' if lat else '-'} | {r['profile']} | {_device(r)} | "
+                     f"{max(x.get('date', '-') for x in g)} |")
     return MarkdownText("\n".join(lines))
 
-def plot_leaderboard(records: Sequence[dict], ax=None):
-    "Horizontal bars: official test F1 behind clean-test F1, one row per span tagger."
+def plot_leaderboard(records: Sequence[dict], data: str = "taobao", ax=None):
+    "Horizontal bars: official test F1 behind clean-test F1 (mean, with the seeds' range), one row per recipe."
     use_cjk_font()                       # first: without the `plot` extra it says what to install
     import matplotlib.pyplot as plt
-    ner = span_tagger_records(records)[::-1]
-    if ax is None: _, ax = plt.subplots(figsize=(7, 0.45 * len(ner) + 1.2))
-    names = [r["technique"] for r in ner]
-    ax.barh(names, [100 * r["scores"].get("test", {}).get("overall", {}).get("f1", 0) for r in ner],
-            color="lightgray", label="test (official; about half of it is also in train)")
-    ax.barh(names, [100 * r["scores"]["test_clean"]["overall"]["f1"] for r in ner], height=0.5, color="tab:blue",
-            label="test_clean (titles not in train) 干净测试集")
+    groups = seed_groups(records, data)[::-1]
+    if ax is None: _, ax = plt.subplots(figsize=(7, 0.45 * len(groups) + 1.2))
+    names = [g[0]["technique"] + (f" ({len(g)} seeds)" if len(g) > 1 else "") for g in groups]
+    clean = [_scores(g, "test_clean") for g in groups]
+    ax.barh(names, [statistics.mean(_scores(g, "test") or [0]) for g in groups],
+            color="lightgray", label="test (official; about half of it is also in train)" if data == "taobao"
+            else "test (official)")
+    ax.barh(names, [statistics.mean(c) for c in clean], height=0.5, color="tab:blue",
+            xerr=[[statistics.mean(c) - min(c) for c in clean], [max(c) - statistics.mean(c) for c in clean]],
+            error_kw={"capsize": 2, "elinewidth": 0.8}, label="test_clean (titles not in train) 干净测试集")
     ax.set(xlabel="entity F1 (%)", xlim=(0, 100))
-    ax.set_title("Taobao product NER 商品命名实体识别 (each row's profile and device: see the table)", fontsize=9)
+    title = "Taobao product NER 商品命名实体识别" if data == "taobao" else f"{data} product attribute tagging"
+    ax.set_title(f"{title} (each row's profile and device: see the table)", fontsize=9)
     ax.legend(loc="lower right", fontsize=8)
     return ax
 
 def other_results(records: Sequence[dict]) -> MarkdownText:
     "The records of techniques that do not tag spans: technique, data, headline, profile, device, date."
     rows = ["| technique | data | headline | profile | device | date |", "|---|---|---|---|---|---|"]
+    taggers = span_tagger_records(records)
     rows += [f"| {r['technique']} | {r.get('data', '-')} | {headline(r)} | {r.get('profile', '-')} | {_device(r)} | "
-             f"{r.get('date', '-')} |" for r in records if r not in span_tagger_records(records) and "technique" in r]
+             f"{r.get('date', '-')} |" for r in records if r not in taggers and "technique" in r]
     return MarkdownText("\n".join(rows))

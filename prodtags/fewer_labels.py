@@ -121,11 +121,14 @@ WEAK_GOLD_TITLES = {"smoke": 100, "cpu": 1000, "gpu": 1000}   # gold titles a we
 SELF_TRAINING_THRESHOLD = 0.9                                  # chosen on dev_clean below (cpu profile, 300 gold)
 
 def train_crf_weak(out_dir: str | Path, profile: Profile | str | None = None, seed: int = 0, progress: bool = True,
-                   resume: bool = True, method: str = "distant", threshold: float = SELF_TRAINING_THRESHOLD
-                   ) -> tuple[SpanTagger, dict]:
+                   resume: bool = True, method: str = "distant", threshold: float = SELF_TRAINING_THRESHOLD,
+                   data: str = "taobao") -> tuple[SpanTagger, dict]:
     """Train the crfsuite CRF on a few gold titles plus weak labels of the rest of the training titles (`method`:
     'distant' or 'self-training'); the record's technique and `supervision` say it is weakly supervised."""
     from prodtags.rnn import CRFSuiteTagger
+    if str(data) != "taobao":  # the gold/pool split and the dictionary are Taobao's
+        raise ConfigError(f"The weakly supervised recipes train on Taobao only (got data {str(data)!r}); for your own "
+                          f"annotations use a supervised recipe such as crf.")
     profile, out_dir = get_profile(profile), Path(out_dir)
     technique = f"crf-{method}-weak"
     if resume and (out_dir / "results.json").is_file() and (out_dir / "tagger" / "config.json").is_file():
@@ -153,10 +156,10 @@ def train_crf_weak(out_dir: str | Path, profile: Profile | str | None = None, se
     write_json(out_dir / "results.json", results)
     return CRFSuiteTagger.load(out_dir / "tagger"), results
 
-def train_crf_distant(out_dir, profile=None, seed=0, progress=True, resume=True):
+def train_crf_distant(out_dir, profile=None, seed=0, progress=True, resume=True, data="taobao"):
     "The crfsuite CRF on gold titles plus dictionary-matched (distant) labels of the other training titles."
-    return train_crf_weak(out_dir, profile, seed, progress, resume, method="distant")
+    return train_crf_weak(out_dir, profile, seed, progress, resume, method="distant", data=data)
 
-def train_crf_selftrain(out_dir, profile=None, seed=0, progress=True, resume=True):
+def train_crf_selftrain(out_dir, profile=None, seed=0, progress=True, resume=True, data="taobao"):
     "The crfsuite CRF on gold titles plus a gold-trained CRF teacher's confident tags of the other training titles."
-    return train_crf_weak(out_dir, profile, seed, progress, resume, method="self-training")
+    return train_crf_weak(out_dir, profile, seed, progress, resume, method="self-training", data=data)

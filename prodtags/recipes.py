@@ -22,7 +22,8 @@ from torch import nn
 from .core import (DEFAULT_TAGGER_ENV, CheckpointError, ConfigError, MissingExtraError, Profile, Settings,
                            cache_dir, environment, get_device, get_profile, install_hint, missing_modules,
                            seed_everything, write_json)
-from .data import TAOBAO_TYPES, TaggedTitle, TagSet, Vocab, data_record, encode_titles, load_taobao, make_loader
+from .data import (TAOBAO_TYPES, SpanData, TaggedTitle, TagSet, Vocab, data_record, encode_titles,
+                           load_span_data, load_taobao, make_loader)
 from .loop import TrainConfig, fit
 from .persist import output_lock
 from .taggers import (CharBigramEmbedding, CharTagger, Predictor, SpanTagger, TaggerModel, load_tagger,
@@ -30,7 +31,7 @@ from .taggers import (CharBigramEmbedding, CharTagger, Predictor, SpanTagger, Ta
 
 # %% auto #0
 __all__ = ['RECIPES', 'EVAL_SPLITS', 'DEFAULT_RECIPE', 'TaggerSettings', 'Recipe', 'register_recipe', 'find_recipe',
-           'measure_latency', 'results_name', 'write_results', 'results_record', 'train_taobao_tagger',
+           'measure_latency', 'results_name', 'write_results', 'results_record', 'train_span_tagger',
            'CharBiLSTMTagger', 'train_char_tagger', 'default_recipe', 'default_tagger_dir', 'default_tagger']
 
 # %% ../nbs/07_recipes.ipynb #a7578dfc
@@ -147,12 +148,13 @@ def write_results(results: dict, folder: str | Path = "results") -> Path:
 
 def results_record(technique: str, tagger: SpanTagger, cpu_tagger: SpanTagger, evals: dict[str, Sequence[TaggedTitle]],
                    profile: Profile | str | None, seed: int, train_titles: int, t0: float, parameters: int,
-                   state: dict | None = None, **extra) -> dict:
+                   state: dict | None = None, data: SpanData | None = None, **extra) -> dict:
     """The results record of a span tagger's training run: scores on every split in `evals`, CPU latency, provenance.
-    `state` is `fit`'s loop state (epochs, training time, history); a run without `fit` passes `train_seconds`."""
+    `state` is `fit`'s loop state (epochs, training time, history); a run without `fit` passes `train_seconds`.
+    `data` names what it trained on (default: Taobao)."""
     profile = get_profile(profile)
-    record = {"technique": technique, "kind": tagger.kind, "data": "taobao", "seed": seed,
-              "data_files": data_record(*(f"taobao_ner/{s}.txt" for s in ("train", "dev", "test"))),
+    record = {"technique": technique, "kind": tagger.kind, "data": data.name if data else "taobao", "seed": seed,
+              "data_files": data.files if data else data_record(*(f"taobao_ner/{s}.txt" for s in ("train", "dev", "test"))),
               **environment(profile, tagger.device), "date": time.strftime("%Y-%m-%d"), "parameters": parameters,
               "train_titles": train_titles}
     if state:
@@ -166,27 +168,28 @@ def results_record(technique: str, tagger: SpanTagger, cpu_tagger: SpanTagger, e
     return record
 
 # %% ../nbs/07_recipes.ipynb #2a001593
-def train_taobao_tagger(technique: str, build_model: Callable[[int, int, TaggerSettings], TaggerModel],
-                        out_dir: str | Path, profile: Profile | str | None = None, seed: int = 0, lr: float = 5e-3,
-                        progress: bool = True, resume: bool = True, settings: TaggerSettings | None = None,
-                        **train_config) -> tuple[CharTagger, dict]:
-    """Train `build_model(vocab_size, num_labels, settings)` on Taobao NER into `out_dir`.
+def train_span_tagger(technique: str, build_model: Callable[[int, TagSet, TaggerSettings], TaggerModel],
+                      out_dir: str | Path, profile: Profile | str | None = None, seed: int = 0, lr: float = 5e-3,
+                      progress: bool = True, resume: bool = True, settings: TaggerSettings | None = None,
+                      data: str | Path | SpanData = "taobao", **train_config) -> tuple[CharTagger, dict]:
+    """Train `build_model(vocab_size, tagset, settings)` on `data` (see `load_span_data`) into `out_dir`.
     Returns the tagger (best epoch on dev_clean) and its results record. `settings` replaces the profile's
     `TaggerSettings` (a smaller budget for a sweep, say); `train_config` overrides `TrainConfig` fields."""
     with output_lock(out_dir):  # writable and ours, checked before any data is read
-        tagger, results = _train_taobao_tagger(technique, build_model, out_dir, profile, seed, lr, progress, resume,
-                                               settings, **train_config)
+        tagger, results = _train_span_tagger(technique, build_model, out_dir, profile, seed, lr, progress, resume,
+                                             settings, load_span_data(data), **train_config)
     return tagger, results
 
-def _train_taobao_tagger(technique, build_model, out_dir, profile, seed, lr, progress, resume, settings, **train_config):
+def _train_span_tagger(technique, build_model, out_dir, profile, seed, lr, progress, resume, settings, data,
+                       **train_config):
     profile, device = get_profile(profile), get_device()
     settings = settings or TaggerSettings.for_profile(profile)
     out_dir = Path(out_dir)
     seed_everything(seed)
-    train = settings.take(load_taobao("train"))
-    evals = {s: settings.take(load_taobao(s), "eval") for s in EVAL_SPLITS}
-    vocab, tagset = Vocab.build(t.text for t in train), TagSet(TAOBAO_TYPES)
-    model = build_model(len(vocab), len(tagset), settings)
+    train = settings.take(data.train)
+    evals = {s: settings.take(titles, "eval") for s, titles in data.evals.items()}
+    vocab, tagset = Vocab.build(t.text for t in train), TagSet(data.types)
+    model = build_model(len(vocab), tagset, settings)
     loader = make_loader(encode_titles(train, vocab, tagset), settings.batch_size, shuffle=True, seed=seed)
     def evaluate(m):
         return {"f1": CharTagger(m, vocab, tagset, device).evaluate(evals["dev_clean"])["overall"]["f1"]}
@@ -196,7 +199,7 @@ def _train_taobao_tagger(technique, build_model, out_dir, profile, seed, lr, pro
     state = fit(model, loader, config, evaluate, out_dir / "run", resume=resume, device=device, progress=progress)
     tagger = CharTagger(model, vocab, tagset, device)
     results = results_record(technique, tagger, CharTagger(copy.deepcopy(model), vocab, tagset, "cpu"), evals, profile,
-                             seed, len(train), t0, model.num_parameters(), state, lr=lr)
+                             seed, len(train), t0, model.num_parameters(), state, data=data, lr=lr)
     tagger.save(out_dir / "tagger", {"results": {k: v for k, v in results.items() if k != "history"}})
     write_json(out_dir / "results.json", results)
     return tagger, results
@@ -225,11 +228,12 @@ class CharBiLSTMTagger(TaggerModel):
         return self.head(self.drop(out))                                        # [B, T, L]
 
 def train_char_tagger(out_dir: str | Path, profile: Profile | str | None = None, seed: int = 0,
-                      lr: float = 5e-3, progress: bool = True, resume: bool = True) -> tuple[CharTagger, dict]:
-    "Train a character BiLSTM tagger (softmax head) on Taobao NER into `out_dir`."
-    def build(vocab_size: int, num_labels: int, s: TaggerSettings) -> TaggerModel:
-        return CharBiLSTMTagger(vocab_size, num_labels, embed_dim=s.hidden_size, hidden_size=s.hidden_size)
-    return train_taobao_tagger("char-bilstm", build, out_dir, profile, seed, lr, progress, resume)
+                      lr: float = 5e-3, progress: bool = True, resume: bool = True,
+                      data: str | Path | SpanData = "taobao") -> tuple[CharTagger, dict]:
+    "Train a character BiLSTM tagger (softmax head) on `data` (Taobao NER by default) into `out_dir`."
+    def build(vocab_size: int, tagset: TagSet, s: TaggerSettings) -> TaggerModel:
+        return CharBiLSTMTagger(vocab_size, len(tagset), embed_dim=s.hidden_size, hidden_size=s.hidden_size)
+    return train_span_tagger("char-bilstm", build, out_dir, profile, seed, lr, progress, resume, data=data)
 
 # %% ../nbs/07_recipes.ipynb #5a93cc13
 DEFAULT_RECIPE = "char-bilstm"

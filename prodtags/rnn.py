@@ -26,10 +26,10 @@ from torch import nn
 from .core import (CheckpointError, ConfigError, Profile, atomic_dir, get_device, get_profile, read_json,
                            require, seed_everything, write_json)
 from .attention import AdditiveAttention
-from .data import TAOBAO_TYPES, TagSet, load_taobao
+from .data import TAOBAO_TYPES, SpanData, TagSet, load_span_data, load_taobao
 from .metrics import entity_scores
 from .persist import read_config, verify_files, write_config
-from .recipes import EVAL_SPLITS, TaggerSettings, results_record, train_taobao_tagger
+from .recipes import EVAL_SPLITS, TaggerSettings, results_record, train_span_tagger
 from .taggers import BIGRAM_BUCKETS, BIGRAM_DIM, CharBigramEmbedding, CharTagger, SpanTagger, TaggerModel
 
 # %% auto #0
@@ -245,18 +245,20 @@ class BiLSTMCRF(TaggerModel):
 def train_bilstm_crf(out_dir: str | Path, profile: Profile | str | None = None, seed: int = 0, lr: float = 3e-3,
                      progress: bool = True, resume: bool = True, bigram_buckets: int = BIGRAM_BUCKETS,
                      bigram_dim: int = BIGRAM_DIM, attention: bool = False, technique: str = "bilstm-crf",
-                     settings: TaggerSettings | None = None) -> tuple[CharTagger, dict]:
-    "Train a character BiLSTM-CRF (with hashed bigrams) on Taobao NER into `out_dir`; returns (tagger, record)."
-    labels = TagSet(TAOBAO_TYPES).labels
-    def build(vocab_size: int, num_labels: int, s: TaggerSettings) -> TaggerModel:
-        return BiLSTMCRF(vocab_size, num_labels, labels, embed_dim=s.hidden_size, hidden_size=s.hidden_size,
+                     settings: TaggerSettings | None = None, data: str | Path | SpanData = "taobao"
+                     ) -> tuple[CharTagger, dict]:
+    "Train a character BiLSTM-CRF (with hashed bigrams) on `data` (Taobao NER by default) into `out_dir`."
+    def build(vocab_size: int, tagset: TagSet, s: TaggerSettings) -> TaggerModel:
+        return BiLSTMCRF(vocab_size, len(tagset), tagset.labels, embed_dim=s.hidden_size, hidden_size=s.hidden_size,
                          bigram_buckets=bigram_buckets, bigram_dim=bigram_dim, attention=attention)
-    return train_taobao_tagger(technique, build, out_dir, profile, seed, lr, progress, resume, settings)
+    return train_span_tagger(technique, build, out_dir, profile, seed, lr, progress, resume, settings, data=data)
 
 def train_opentag(out_dir: str | Path, profile: Profile | str | None = None, seed: int = 0, lr: float = 3e-3,
-                  progress: bool = True, resume: bool = True) -> tuple[CharTagger, dict]:
+                  progress: bool = True, resume: bool = True, data: str | Path | SpanData = "taobao"
+                  ) -> tuple[CharTagger, dict]:
     "OpenTag's layout: the BiLSTM-CRF above with additive self-attention between the BiLSTM and the CRF."
-    return train_bilstm_crf(out_dir, profile, seed, lr, progress, resume, attention=True, technique="opentag")
+    return train_bilstm_crf(out_dir, profile, seed, lr, progress, resume, attention=True, technique="opentag",
+                            data=data)
 
 # %% ../nbs/40_rnn.ipynb #b7c9e4a8
 def _char_class(c: str) -> str:
@@ -391,19 +393,20 @@ class CRFSuiteTagger(SpanTagger):
 
 # %% ../nbs/40_rnn.ipynb #757a2922
 def train_crf_anchor(out_dir: str | Path, profile: Profile | str | None = None, seed: int = 0,
-                     progress: bool = True, resume: bool = True, c1: float = 0.05, c2: float = 0.05
-                     ) -> tuple[CRFSuiteTagger, dict]:
-    "Train the crfsuite CRF on character n-grams on Taobao NER into `out_dir`; returns (tagger, results record)."
-    profile, out_dir = get_profile(profile), Path(out_dir)
+                     progress: bool = True, resume: bool = True, c1: float = 0.05, c2: float = 0.05,
+                     data: str | Path | SpanData = "taobao") -> tuple[CRFSuiteTagger, dict]:
+    "Train the crfsuite CRF on character n-grams on `data` (Taobao NER by default) into `out_dir`."
+    profile, out_dir, data = get_profile(profile), Path(out_dir), load_span_data(data)
     if resume and (out_dir / "results.json").is_file() and (out_dir / "tagger" / "config.json").is_file():
         results = read_json(out_dir / "results.json")
-        if results.get("profile") == profile.name and results.get("seed") == seed:
+        if (results.get("profile"), results.get("seed"), results.get("data"), results.get("data_files")) == \
+                (profile.name, seed, data.name, data.files):
             if progress: print(f"Reusing the finished run in {out_dir.name}.")
             return CRFSuiteTagger.load(out_dir / "tagger"), results
     seed_everything(seed)  # L-BFGS is deterministic; seeded for a uniform record
     settings = TaggerSettings.for_profile(profile)
-    train = settings.take(load_taobao("train"))
-    evals = {s: settings.take(load_taobao(s), "eval") for s in EVAL_SPLITS}
+    train = settings.take(data.train)
+    evals = {s: settings.take(titles, "eval") for s, titles in data.evals.items()}
     iters = 5 * settings.epochs   # L-BFGS iterations: a few per epoch's worth of the neural taggers
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -411,8 +414,8 @@ def train_crf_anchor(out_dir: str | Path, profile: Profile | str | None = None, 
     train_seconds = time.perf_counter() - t0
     if progress: print(f"crfsuite: {iters} L-BFGS iterations on {len(train)} titles in {train_seconds:.0f} s")
     results = results_record("crf", tagger, tagger, evals, profile, seed, len(train), t0, tagger.num_parameters(),
-                             train_seconds=round(train_seconds, 1), c1=c1, c2=c2, max_iterations=iters,
-                             features=tagger.config["features"])
+                             data=data, train_seconds=round(train_seconds, 1), c1=c1, c2=c2,
+                             max_iterations=iters, features=tagger.config["features"])
     tagger.save(out_dir / "tagger", {"results": results})
     write_json(out_dir / "results.json", results)
     return CRFSuiteTagger.load(out_dir / "tagger"), results

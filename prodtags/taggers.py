@@ -99,6 +99,13 @@ class SpanTagger(Predictor):
         pred, _ = self.predict_tags([t.text for t in titles], batch_size)
         return entity_scores([t.tags for t in titles], pred)
 
+    def uncertainty(self, texts: Sequence[str], batch_size: int = 64) -> list[float]:
+        """How unsure the tagger is of each title, for an annotation queue (least confident first): one minus the
+        smallest per-character confidence, so a title with one doubtful character ranks high; 0 for an empty title."""
+        texts, _ = self.check_texts(texts)
+        _, confs = self.predict_tags(self.clip_texts(texts, batch_size), batch_size)
+        return [1.0 - min(c) if c else 0.0 for c in confs]
+
     def show(self, texts: str | Sequence[str], batch_size: int = 64) -> SpanView:
         "The titles with this tagger's spans highlighted (HTML in a notebook, text in a terminal)."
         texts, _ = self.check_texts(texts)

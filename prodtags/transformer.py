@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from .core import Profile
-from .data import TAOBAO_TYPES, TagSet
-from .recipes import TaggerSettings, train_taobao_tagger
+from .data import TAOBAO_TYPES, SpanData, TagSet
+from .recipes import TaggerSettings, train_span_tagger
 from .rnn import CRF, crf_decode
 from .taggers import BIGRAM_BUCKETS, BIGRAM_DIM, CharBigramEmbedding, CharTagger, TaggerModel
 
@@ -124,10 +124,10 @@ class TransformerTagger(TaggerModel):
 def train_transformer(out_dir: str | Path, profile: Profile | str | None = None, seed: int = 0, lr: float = 1e-3,
                       progress: bool = True, resume: bool = True, layers: int = 2, heads: int = 4,
                       dim: int | None = None, use_crf: bool = True, technique: str = "transformer",
-                      settings: TaggerSettings | None = None) -> tuple[CharTagger, dict]:
-    "Train a Transformer encoder tagger (width: the profile's hidden_size unless `dim`) on Taobao NER into `out_dir`."
-    labels = TagSet(TAOBAO_TYPES).labels
-    def build(vocab_size: int, num_labels: int, s: TaggerSettings) -> TaggerModel:
-        return TransformerTagger(vocab_size, num_labels, labels, dim=dim or s.hidden_size, heads=heads,
+                      settings: TaggerSettings | None = None, data: str | Path | SpanData = "taobao"
+                      ) -> tuple[CharTagger, dict]:
+    "Train a Transformer encoder tagger (width: the profile's hidden_size unless `dim`) on `data` into `out_dir`."
+    def build(vocab_size: int, tagset: TagSet, s: TaggerSettings) -> TaggerModel:
+        return TransformerTagger(vocab_size, len(tagset), tagset.labels, dim=dim or s.hidden_size, heads=heads,
                                  layers=layers, use_crf=use_crf)
-    return train_taobao_tagger(technique, build, out_dir, profile, seed, lr, progress, resume, settings)
+    return train_span_tagger(technique, build, out_dir, profile, seed, lr, progress, resume, settings, data=data)

@@ -145,3 +145,27 @@ def test_bugs_are_not_turned_into_exit_2(monkeypatch):
     monkeypatch.setattr(cli, "cmd_info", broken)
     with pytest.raises(TypeError, match="a bug"):
         main(["info"])
+
+
+def test_train_on_an_annotated_span_file_then_eval_on_one(taobao, tmp_path):
+    "annotate -> export -> train -> eval: a JSON-lines span file is training data for any span-tagger recipe."
+    pytest.importorskip("pycrfsuite")
+    from prodtags.data import write_span_file
+    annotated = write_span_file(tmp_path / "annotated.jsonl", taobao["train"][:60])
+    out = tmp_path / "crf"
+    code, text = run(["train", "crf", "--data", str(annotated), "--out", str(out), "--profile", "smoke"])
+    assert code == 0, text
+    record = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert record["data"] == "file-annotated" and "annotated.jsonl" in record["data_files"]
+    assert record["train_titles"] < 60 and set(record["scores"]) == {"dev_clean", "test_clean"}
+    gold = write_span_file(tmp_path / "gold.jsonl", taobao["test_clean"][:5])
+    code, text = run(["eval", "--model", str(out), str(gold)])
+    assert code == 0 and json.loads(text)["titles"] == 5
+
+
+def test_train_data_errors_name_the_fix(tmp_path, capsys):
+    code, _ = run(["train", "crf", "--data", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "o")])
+    assert code == 2 and "neither a known data set" in capsys.readouterr().err
+    code, _ = run(["train", "attention-pool", "--data", str(tmp_path / "x.jsonl"), "--out", str(tmp_path / "o")])
+    assert code == 2 and "trains on Taobao only" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

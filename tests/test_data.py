@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prodtags.core import ChecksumError, ConfigError, DataFormatError, DataNotFoundError
+from prodtags.data import TaggedTitle
 from prodtags.data import (DATA_FILES, IGNORE_INDEX, LengthBucketSampler, RemoteFile, TagSet, Vocab, align_labels,
                            bio_to_spans, clean_split, data_path, encode_titles, load_taobao, make_loader, pad_batch,
                            parse_bio_lines, read_bio_file, read_idx, spans_to_bio, tag_spans,
@@ -263,3 +264,50 @@ def test_tag_spans_strip_white_space():
     assert ("15", 7, 9) in stripped and ("手机壳", 10, 13) in stripped
     assert (" ", 6, 7) in [(s.text, s.start, s.end) for s in tag_spans(text, tags)]  # gold spans stay as annotated
     assert tag_spans("   ", ["B-XH", "I-XH", "I-XH"], strip=True) == []
+
+
+def test_span_files_round_trip_in_code_points(tmp_path):
+    from prodtags.data import read_span_file, write_span_file
+    titles = [TaggedTitle("😀e\u0301华为 手机壳", ("O", "O", "O", "B-HPPX", "I-HPPX", "O", "B-HCCX", "I-HCCX", "I-HCCX")),
+              TaggedTitle("连衣裙", ("B-HCCX", "I-HCCX", "I-HCCX"), category="dress")]
+    for name in ("t.jsonl", "t.txt"):
+        back = read_span_file(write_span_file(tmp_path / name, titles))
+        assert [(t.text, t.tags) for t in back] == [(t.text, t.tags) for t in titles]
+    line = (tmp_path / "t.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    assert '"start": 3, "end": 5' in line and '"text": "华为"' in line   # code points: the emoji and the mark count once
+
+
+@pytest.mark.parametrize("record, message", [
+    ({"text": "😀华为手机", "tags": [{"text": "华为", "type": "HPPX", "start": 2, "end": 4}]}, "UTF-16"),
+    ({"text": "华为", "tags": [{"type": "HPPX", "start": 0, "end": 9}]}, "outside"),
+    ({"text": "华为", "tags": [{"type": "HP PX", "start": 0, "end": 1}]}, "without spaces"),
+    ({"text": "华为手机", "tags": [{"type": "A", "start": 0, "end": 2}, {"type": "B", "start": 1, "end": 3}]}, "overlap"),
+    ({"tags": []}, "expected"),
+])
+def test_bad_span_records_name_the_problem(record, message):
+    from prodtags.data import parse_span_record
+    with pytest.raises(DataFormatError, match=message):
+        parse_span_record(record, "f.jsonl:1")
+
+
+def test_bio_export_refuses_line_breaks(tmp_path):
+    from prodtags.data import write_span_file
+    with pytest.raises(DataFormatError, match="JSON lines"):
+        write_span_file(tmp_path / "t.txt", [TaggedTitle("a\nb", ("O", "O", "O"))])
+    assert not (tmp_path / "t.txt").exists()
+
+
+def test_span_data_of_a_file_holds_out_and_never_leaks(taobao, tmp_path):
+    from prodtags.data import load_span_data, write_span_file
+    titles = taobao["train"][:300] + taobao["test_clean"][:20]   # some annotated titles are Taobao clean-test titles
+    data = load_span_data(write_span_file(tmp_path / "mine.jsonl", titles))
+    train, dev, test = ({t.text for t in data.train}, {t.text for t in data.evals["dev_clean"]},
+                        {t.text for t in data.evals["test_clean"]})
+    assert dev and not train & dev and not (train | dev) & test
+    assert test < {t.text for t in taobao["test_clean"]} and data.types == ("HCCX", "HPPX", "XH", "MISC")
+    assert load_span_data(tmp_path / "mine.jsonl").evals["dev_clean"] == data.evals["dev_clean"]   # same every time
+    other = [TaggedTitle(f"item{i:02d}", ("B-X",) + ("O",) * 5) for i in range(40)]
+    data = load_span_data(write_span_file(tmp_path / "other.txt", other))
+    assert data.types == ("X",) and len(data.train) + len(data.evals["dev_clean"]) + len(data.evals["test_clean"]) == 40
+    with pytest.raises(ConfigError, match="neither a known data set"):
+        load_span_data("no-such-data")

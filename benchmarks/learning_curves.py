@@ -24,9 +24,9 @@ OUT = Path("results/pretrained")
 MODELS = Path("models/curves")
 
 
-def states() -> dict:
+def states(char_split: bool = True) -> dict:
     "Frozen-encoder states of train, dev_clean and test_clean (computed once, then read from the cache)."
-    return {s: encode_titles_frozen(load_taobao(s), name=s, progress=True)
+    return {s: encode_titles_frozen(load_taobao(s), char_split=char_split, name=s, progress=True)
             for s in ("train", "dev_clean", "test_clean")}
 
 
@@ -53,7 +53,7 @@ def curve(method: str, profile, order: list[tuple[int, int]] | None = None) -> N
     for n, seed in order or grid.points(method):
         path = point_file(method, n, seed, profile.name)
         if path.is_file(): continue
-        if method == "probe" and st is None: st = states()
+        if method.startswith("probe") and st is None: st = states(char_split=method != "probe-nosplit")
         rec = leaderboard_point(method, n, seed, profile) or run_curve_point(method, n, seed, MODELS, profile, states=st)
         write_json(path, rec)
         tc = rec["scores"]["test_clean"]["overall"]; dc = rec["scores"]["dev_clean"]["overall"]

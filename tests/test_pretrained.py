@@ -90,3 +90,13 @@ def test_curve_point_errors_name_the_fix():
         run_curve_point("nope", 16, 0, "unused", "smoke")
     with pytest.raises(ConfigError, match="states"):
         run_curve_point("probe", 16, 0, "unused", "smoke")
+
+
+def test_any_recipe_with_data_gets_curve_points(tmp_path):
+    "The hook for recipes this module does not know: the sample goes in as the training split of a SpanData."
+    rec = run_curve_point("char-bilstm", 16, 1, tmp_path, "smoke")
+    assert rec["titles"] == 16 and rec["method"] == "char-bilstm"
+    assert set(rec["scores"]) == {"dev_clean", "test_clean"} and "overall" in rec["scores"]["test_clean"]
+    from prodtags.core import read_json
+    trained = read_json(tmp_path / "char-bilstm_n16_seed1" / "results.json")
+    assert trained["train_titles"] == 16

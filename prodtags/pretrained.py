@@ -110,9 +110,11 @@ class CurveSettings(Settings):
     probe_max_epochs: int             # the probe's epochs: about 1,000 steps, at most this many
     finetune_epochs: dict = dataclasses.field(default_factory=dict)   # titles -> epochs (early stopping on dev_clean)
     finetune_monitor: int | None = None   # dev_clean titles fine-tuning watches for early stopping (None: all)
+    probe_min_batches: int = 50       # a probe epoch is at least this many batches (dev_clean is scored after each)
     per_profile = {
         "smoke": dict(sizes=(16, 32), seeds=(0, 1), seeded_up_to=16, finetune_sizes=(), eval_titles=24,
-                      probe_lrs=(1e-2,), probe_max_epochs=2, finetune_epochs={16: 1}, finetune_monitor=24),
+                      probe_lrs=(1e-2,), probe_max_epochs=2, finetune_epochs={16: 1}, finetune_monitor=24,
+                      probe_min_batches=2),
         "cpu": dict(sizes=CURVE_SIZES, seeds=(0, 1, 2), seeded_up_to=1000, finetune_sizes=(100, 300, 1000),
                     eval_titles=None, probe_lrs=(3e-3, 1e-2, 3e-2), probe_max_epochs=100,
                     finetune_epochs={100: 20, 300: 10, 1000: 6}, finetune_monitor=200),
@@ -163,7 +165,8 @@ def run_curve_point(method: str, n: int, seed: int, out_dir: str | Path, profile
         if not states: raise ConfigError("The probe's curve point needs `states` (encode_titles_frozen of each split).")
         sub, runs = states["train"].subset(n, seed), []
         for lr in grid.probe_lrs:   # dev_clean picks the learning rate (and, by early stopping, the epoch)
-            model, st = train_probe(sub, states["dev_clean"], lr=lr, epochs=probe_epochs(n, grid.probe_max_epochs), seed=seed)
+            model, st = train_probe(sub, states["dev_clean"], lr=lr, epochs=probe_epochs(n, grid.probe_max_epochs), seed=seed,
+                                    min_batches=grid.probe_min_batches)
             runs.append((st["best"], lr, st, model))
         best, lr, st, model = max(runs, key=lambda r: r[0])
         rec["budget"] = {"lr": lr, "lrs_tried": list(grid.probe_lrs), "epochs": probe_epochs(n, grid.probe_max_epochs),
@@ -385,6 +388,7 @@ def probe_extras(study: str, profile: Profile | str | None, states: dict[str, En
     (skipped) and `save(done)` is called after each, so an interrupted study resumes. Returns `done`."""
     profile, cfg, grid = get_profile(profile), ProbeStudySettings.for_profile(profile), CurveSettings.for_profile(profile)
     done, save = dict(done or {}), save or (lambda d: None)
+    mb = grid.probe_min_batches
     dev, test = states["dev_clean"], states["test_clean"]
     def put(key, value): done[key] = value; save(done)
     if study == "sweep":
@@ -394,13 +398,13 @@ def probe_extras(study: str, profile: Profile | str | None, states: dict[str, En
                 for epochs in cfg.sweep_epochs[n]:
                     key = f"n{n}_lr{lr}_ep{epochs}"
                     if key in done: continue
-                    _, st = train_probe(sub, dev, lr=lr, epochs=epochs)
-                    put(key, {"titles": n, "lr": lr, "epochs": epochs, "batch_size": 32, "history": _history(st, n)})
+                    _, st = train_probe(sub, dev, lr=lr, epochs=epochs, min_batches=mb)
+                    put(key, {"titles": n, "lr": lr, "epochs": epochs, "batch_size": 32, "history": _history(st, n, 32, mb)})
         if "chosen" not in done:   # the best (lr, epochs) on dev_clean at the largest size, trained again, on test_clean
             n = cfg.sweep_sizes[-1]
             best = max((v for k, v in done.items() if k.startswith(f"n{n}_")), key=lambda v: max(h[2] for h in v["history"]))
             t0 = time.perf_counter()
-            model, st = train_probe(states["train"].subset(n, 0), dev, lr=best["lr"], epochs=best["epochs"])
+            model, st = train_probe(states["train"].subset(n, 0), dev, lr=best["lr"], epochs=best["epochs"], min_batches=mb)
             put("chosen", {"titles": n, "lr": best["lr"], "epochs": best["epochs"], "best_epoch": st["best_epoch"],
                            "seconds": round(time.perf_counter() - t0, 1),
                            "scores": {s: _split_scores(probe_scores(model, d)) for s, d in (("dev_clean", dev), ("test_clean", test))}})
@@ -413,9 +417,9 @@ def probe_extras(study: str, profile: Profile | str | None, states: dict[str, En
                           "history": _history(st, len(sub.titles), 8, 1)})
         if "old_converged" not in done:   # the same titles with a rate and a number of steps a fresh head needs
             epochs = probe_epochs(len(sub.titles), grid.probe_max_epochs)
-            _, st = train_probe(sub, dev, lr=1e-2, epochs=epochs)
+            _, st = train_probe(sub, dev, lr=1e-2, epochs=epochs, min_batches=mb)
             put("old_converged", {"titles": len(sub.titles), "lr": 1e-2, "epochs": epochs, "batch_size": 32,
-                                  "history": _history(st, len(sub.titles))})
+                                  "history": _history(st, len(sub.titles), 32, mb)})
     elif study == "topk":
         encoder, _ = encoder_and_tokenizer()
         for n in cfg.topk_sizes:
@@ -425,14 +429,14 @@ def probe_extras(study: str, profile: Profile | str | None, states: dict[str, En
                 key = f"n{n}_top{k}"
                 if key in done: continue
                 if probe is None:   # linear probe first (dev_clean picks its lr), then its head under k layers
-                    runs = [train_probe(sub, dev, lr=lr, epochs=probe_epochs(n, grid.probe_max_epochs))
+                    runs = [train_probe(sub, dev, lr=lr, epochs=probe_epochs(n, grid.probe_max_epochs), min_batches=mb)
                             for lr in grid.probe_lrs]
                     probe, pst = max(runs, key=lambda r: r[1]["best"])
                 if k == 0: model, st, lr = probe, pst, pst["config"]["lr"]
                 else:
                     lr = 1e-4
                     model, st = train_probe(sub, dev, top_k=k, lr=lr, epochs=cfg.topk_epochs[n], encoder=encoder,
-                                            init_head=probe.head)
+                                            init_head=probe.head, min_batches=mb)
                 t0 = time.perf_counter()
                 put(key, {"titles": n, "top_k": k, "lr": lr, "epochs": st["config"]["epochs"],
                           "best_epoch": st["best_epoch"], "train_seconds": round(sum(h["train_seconds"] for h in st["history"]), 1),
@@ -451,7 +455,7 @@ def probe_extras(study: str, profile: Profile | str | None, states: dict[str, En
                     if key in done: continue
                     sub = (states["train"].subset(n, seed) if split else
                            enc(sample_titles(states["train"].titles, n, seed), f"train_n{n}_seed{seed}"))
-                    runs = [train_probe(sub, ev["dev_clean"], lr=lr, epochs=probe_epochs(n, grid.probe_max_epochs), seed=seed)
+                    runs = [train_probe(sub, ev["dev_clean"], lr=lr, epochs=probe_epochs(n, grid.probe_max_epochs), seed=seed, min_batches=mb)
                             for lr in grid.probe_lrs]
                     model, st = max(runs, key=lambda r: r[1]["best"])
                     put(key, {"titles": n, "seed": seed, "char_split": split, "lr": st["config"]["lr"],
@@ -465,7 +469,7 @@ def probe_extras(study: str, profile: Profile | str | None, states: dict[str, En
             noisy_model = add_q4_noise(copy.deepcopy(model))
             cos = (clean * mean_pooled(noisy_model, tokenizer, texts)).sum(-1)
             n = 1000 if 1000 in grid.sizes else grid.sizes[-1]
-            probe, _ = train_probe(states["train"].subset(n, 0), dev, lr=1e-2, epochs=probe_epochs(n, grid.probe_max_epochs))
+            probe, _ = train_probe(states["train"].subset(n, 0), dev, lr=1e-2, epochs=probe_epochs(n, grid.probe_max_epochs), min_batches=mb)
             noisy = {s: _reencode(noisy_model, d) for s, d in (("dev_clean", dev), ("test_clean", test))}
             put("noise", {"titles": len(texts), "cosine_mean": round(float(cos.mean()), 5), "cosine_min": round(float(cos.min()), 5),
                           "probe_titles": n, "probe_f1": {s: round(probe_scores(probe, d)["overall"]["f1"], 4) for s, d in (("dev_clean", dev), ("test_clean", test))},

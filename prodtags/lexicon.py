@@ -186,7 +186,7 @@ class LexiconCRFTagger(CRFSuiteTagger):
         self.lexicon = lexicon
 
     def features(self, text: str, exclude: Counter | None = None) -> list[list[str]]:
-        "n-gram features plus lexicon features of each character."
+        "n-gram features plus lexicon features of each character (`CRFSuiteTagger.predict_tags` tags with these)."
         return [a + b for a, b in zip(char_ngram_features(text), self.lexicon.crf(text, exclude))]
 
     @classmethod
@@ -205,17 +205,6 @@ class LexiconCRFTagger(CRFSuiteTagger):
             return cls(path, {"c1": c1, "c2": c2, "max_iterations": max_iterations, "leave_out": leave_out,
                               "features": "char n-grams + SoftLexicon sets (" + ", ".join(lexicon.sources) + ")"},
                        lexicon)
-
-    def predict_tags(self, texts: Sequence[str], batch_size: int = 64) -> tuple[list[list[str]], list[list[float]]]:
-        "Per-character BIO tags and their marginal probabilities."
-        texts, _ = self.check_texts(texts)
-        tags, confs = [], []
-        for text in texts:
-            if not text: tags.append([]); confs.append([]); continue
-            pred = self.tagger.tag(self.features(text))
-            tags.append(pred)
-            confs.append([min(1.0, max(0.0, self.tagger.marginal(y, i))) for i, y in enumerate(pred)])
-        return tags, confs
 
     def save(self, folder: str | Path, extra: dict | None = None) -> Path:
         "The crfsuite model, lexicon.json (gazetteer; jieba is read from its package) and config.json, atomically."

@@ -353,13 +353,17 @@ class CRFSuiteTagger(SpanTagger):
         info = self.tagger.info()
         return len(info.state_features) + len(info.transitions)
 
+    def features(self, text: str) -> list[list[str]]:
+        "The crfsuite feature strings of each character of `text` (subclasses add their own)."
+        return char_ngram_features(text)
+
     def predict_tags(self, texts: Sequence[str], batch_size: int = 64) -> tuple[list[list[str]], list[list[float]]]:
         "Per-character BIO tags and their marginal probabilities (batch_size is ignored: crfsuite tags one by one)."
         texts, _ = self.check_texts(texts)
         tags, confs = [], []
         for text in texts:
             if not text: tags.append([]); confs.append([]); continue
-            pred = self.tagger.tag(char_ngram_features(text))
+            pred = self.tagger.tag(self.features(text))
             tags.append(pred)
             confs.append([min(1.0, max(0.0, self.tagger.marginal(y, i))) for i, y in enumerate(pred)])
         return tags, confs

@@ -10,7 +10,6 @@ import functools
 import math
 import os
 import tempfile
-import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +17,10 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .core import (CheckpointError, ConfigError, Profile, atomic_dir, get_profile, read_json, require,
-                           seed_everything, write_json)
+from .core import CheckpointError, ConfigError, Profile, atomic_dir, read_json, require, write_json
 from .data import TAOBAO_TYPES, SpanData, TaggedTitle, bio_to_spans, load_span_data
 from .persist import read_config, verify_files, write_config
-from .recipes import TaggerSettings, results_record
-from .rnn import CRFSuiteTagger, char_ngram_features, check_crfsuite_file
+from .rnn import CRFSuiteTagger, char_ngram_features, check_crfsuite_file, run_crfsuite_recipe
 
 # %% auto #0
 __all__ = ['SETS', 'LEXICON_SOURCES', 'CRF_LEX_SOURCES', 'Lexicon', 'jieba_dictionary_path', 'jieba_lexicon', 'Gazetteer',
@@ -249,27 +246,8 @@ def train_crf_lexicon(out_dir: str | Path, profile: Profile | str | None = None,
     """The crfsuite CRF with SoftLexicon features from `sources` (jieba dictionary, training-split gazetteer) on `data`
     (see `load_span_data`). `train_crf_lexicon("models/crf-lex")`; `leave_out=False` lets each training title see
     its own tags (a leak)."""
-    profile, out_dir, data = get_profile(profile), Path(out_dir), load_span_data(data)
-    if resume and (out_dir / "results.json").is_file() and (out_dir / "tagger" / "config.json").is_file():
-        results = read_json(out_dir / "results.json")
-        if (results.get("profile"), results.get("seed"), results.get("data"), results.get("data_files")) == \
-                (profile.name, seed, data.name, data.files):
-            if progress: print(f"Reusing the finished run in {out_dir.name}.")
-            return LexiconCRFTagger.load(out_dir / "tagger"), results
-    seed_everything(seed)
-    settings = TaggerSettings.for_profile(profile)
-    train = settings.take(data.train)
-    evals = {s: settings.take(titles, "eval") for s, titles in data.evals.items()}
-    iters = 5 * settings.epochs   # as the plain crf recipe
-    t0 = time.perf_counter()
-    lexicon = build_lexicon(train, sources, data.types)   # the training split only: no dev or test tag is ever seen
-    tagger = LexiconCRFTagger.train_lexicon(train, lexicon, c1, c2, iters, leave_out)
-    train_seconds = time.perf_counter() - t0
-    if progress: print(f"crf-lex ({'+'.join(sources)}): {iters} L-BFGS iterations on {len(train)} titles in "
-                       f"{train_seconds:.0f} s")
-    results = results_record(technique, tagger, tagger, evals, profile, seed, len(train), t0, tagger.num_parameters(),
-                             data=data, train_seconds=round(train_seconds, 1), c1=c1, c2=c2, max_iterations=iters,
-                             sources=list(sources), leave_out=leave_out, features=tagger.config["features"])
-    tagger.save(out_dir / "tagger", {"results": results})
-    write_json(out_dir / "results.json", results)
-    return LexiconCRFTagger.load(out_dir / "tagger"), results
+    def fit(train, iters, data):
+        lexicon = build_lexicon(train, sources, data.types)   # the training split only: no dev or test tag is ever seen
+        return LexiconCRFTagger.train_lexicon(train, lexicon, c1, c2, iters, leave_out)
+    return run_crfsuite_recipe(out_dir, profile, seed, data, LexiconCRFTagger, fit, technique, progress, resume,
+                               c1=c1, c2=c2, sources=list(sources), leave_out=leave_out)

@@ -17,7 +17,7 @@ import tempfile
 import time
 import unicodedata
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -35,7 +35,7 @@ from .taggers import BIGRAM_BUCKETS, BIGRAM_DIM, CharBigramEmbedding, CharTagger
 # %% auto #0
 __all__ = ['NEG', 'CRFSUITE_HEADER', 'PROBE_TITLES', 'bio_allowed', 'CRF', 'crf_decode', 'BiLSTMCRF', 'train_bilstm_crf',
            'train_opentag', 'char_ngram_features', 'check_crfsuite_file', 'probe_crfsuite_file', 'CRFSuiteTagger',
-           'train_crf_anchor']
+           'run_crfsuite_recipe', 'train_crf_anchor']
 
 # %% ../nbs/40_rnn.ipynb #d0bafd97
 NEG = -1e4  # score of a forbidden transition: exp(-1e4) is 0 in float32, and -1e4 stays finite (no NaN in sums)
@@ -396,30 +396,41 @@ class CRFSuiteTagger(SpanTagger):
     def __repr__(self): return f"CRFSuiteTagger({self.num_parameters():,} weights)"
 
 # %% ../nbs/40_rnn.ipynb #757a2922
-def train_crf_anchor(out_dir: str | Path, profile: Profile | str | None = None, seed: int = 0,
-                     progress: bool = True, resume: bool = True, c1: float = 0.05, c2: float = 0.05,
-                     data: str | Path | SpanData = "taobao") -> tuple[CRFSuiteTagger, dict]:
-    "Train the crfsuite CRF on character n-grams on `data` (Taobao NER by default) into `out_dir`."
+def run_crfsuite_recipe(out_dir: str | Path, profile: Profile | str | None, seed: int, data: str | Path | SpanData,
+                        cls: type[CRFSuiteTagger], fit: Callable[[list, int, SpanData], CRFSuiteTagger],
+                        technique: str, progress: bool = True, resume: bool = True, **record) -> tuple[CRFSuiteTagger, dict]:
+    """One run of a crfsuite recipe on `data`: reuse a finished run of the same profile, seed and data in `out_dir`, or
+    train `fit(train_titles, iterations, data)` on the profile's share of the training split, score every evaluation
+    split and save the tagger of class `cls` with its results record (`record` adds the recipe's settings). The CRF
+    recipes differ only in `fit`."""
     profile, out_dir, data = get_profile(profile), Path(out_dir), load_span_data(data)
     if resume and (out_dir / "results.json").is_file() and (out_dir / "tagger" / "config.json").is_file():
         results = read_json(out_dir / "results.json")
         if (results.get("profile"), results.get("seed"), results.get("data"), results.get("data_files")) == \
                 (profile.name, seed, data.name, data.files):
             if progress: print(f"Reusing the finished run in {out_dir.name}.")
-            return CRFSuiteTagger.load(out_dir / "tagger"), results
+            return cls.load(out_dir / "tagger"), results
     seed_everything(seed)  # L-BFGS is deterministic; seeded for a uniform record
     settings = TaggerSettings.for_profile(profile)
     train = settings.take(data.train)
     evals = {s: settings.take(titles, "eval") for s, titles in data.evals.items()}
     iters = 5 * settings.epochs   # L-BFGS iterations: a few per epoch's worth of the neural taggers
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        tagger = CRFSuiteTagger.train(train, c1, c2, iters, Path(tmp) / CRFSuiteTagger.MODEL_FILE)
+    tagger = fit(train, iters, data)
     train_seconds = time.perf_counter() - t0
     if progress: print(f"crfsuite: {iters} L-BFGS iterations on {len(train)} titles in {train_seconds:.0f} s")
-    results = results_record("crf", tagger, tagger, evals, profile, seed, len(train), t0, tagger.num_parameters(),
-                             data=data, train_seconds=round(train_seconds, 1), c1=c1, c2=c2,
-                             max_iterations=iters, features=tagger.config["features"])
+    results = results_record(technique, tagger, tagger, evals, profile, seed, len(train), t0, tagger.num_parameters(),
+                             data=data, train_seconds=round(train_seconds, 1), max_iterations=iters,
+                             features=tagger.config["features"], **record)
     tagger.save(out_dir / "tagger", {"results": results})
     write_json(out_dir / "results.json", results)
-    return CRFSuiteTagger.load(out_dir / "tagger"), results
+    return cls.load(out_dir / "tagger"), results
+
+def train_crf_anchor(out_dir: str | Path, profile: Profile | str | None = None, seed: int = 0,
+                     progress: bool = True, resume: bool = True, c1: float = 0.05, c2: float = 0.05,
+                     data: str | Path | SpanData = "taobao") -> tuple[CRFSuiteTagger, dict]:
+    "Train the crfsuite CRF on character n-grams on `data` (Taobao NER by default) into `out_dir`."
+    def fit(train, iters, data):
+        with tempfile.TemporaryDirectory() as tmp:
+            return CRFSuiteTagger.train(train, c1, c2, iters, Path(tmp) / CRFSuiteTagger.MODEL_FILE)
+    return run_crfsuite_recipe(out_dir, profile, seed, data, CRFSuiteTagger, fit, "crf", progress, resume, c1=c1, c2=c2)

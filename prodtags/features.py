@@ -29,7 +29,7 @@ from .lexicon import LEXICON_SOURCES, LexiconFeatures, build_lexicon, training_e
 from .loop import TrainConfig, fit
 from .metrics import entity_scores
 from .persist import load_model, read_config, write_model_files
-from .recipes import results_record
+from .recipes import finished_run, results_record
 from .rnn import CRF, crf_decode
 from .taggers import BIGRAM_BUCKETS, BIGRAM_DIM, CharBigramEmbedding, SpanTagger, TaggerModel, vocab_and_tagset
 
@@ -334,12 +334,9 @@ def train_feature_tagger(out_dir: str | Path, profile: Profile | str | None = No
     if not set(layers) <= set(settings.cache_layers):
         raise ConfigError(f"layers {list(layers)} must be among the cached ones {list(settings.cache_layers)}.")
     out_dir = Path(out_dir)
-    if resume and (out_dir / "results.json").is_file() and (out_dir / "tagger" / "config.json").is_file():
-        done = read_json(out_dir / "results.json")   # a finished run: load it rather than score it again
-        if (done.get("profile"), done.get("seed"), done.get("technique"), done.get("data"), done.get("data_files")) == \
-                (profile.name, seed, technique, data.name, data.files):
-            if progress: print(f"Reusing the finished run in {out_dir.name}.")
-            return FeatureTagger.load(out_dir / "tagger", device), done
+    if resume and (done := finished_run(out_dir, profile, seed, data, technique)):   # load it rather than score it again
+        if progress: print(f"Reusing the finished run in {out_dir.name}.")
+        return FeatureTagger.load(out_dir / "tagger", device), done
     seed_everything(seed)
     evals = {s: _take(titles, settings.max_eval_titles) for s, titles in data.evals.items()}
     train = _take(data.train, settings.max_train_titles)

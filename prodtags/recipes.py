@@ -22,7 +22,7 @@ from torch import nn
 
 from .core import (DEFAULT_TAGGER_ENV, CheckpointError, ConfigError, MissingExtraError, Profile, Settings,
                            cache_dir, environment, get_device, get_profile, install_hint, missing_modules,
-                           seed_everything, write_json)
+                           read_json, seed_everything, write_json)
 from .data import (TAOBAO_TYPES, SpanData, TaggedTitle, TagSet, Vocab, data_record, encode_titles,
                            load_span_data, load_taobao, make_loader)
 from .loop import TrainConfig, fit
@@ -32,9 +32,9 @@ from .taggers import (CharBigramEmbedding, CharTagger, Predictor, SpanTagger, Ta
 
 # %% auto #0
 __all__ = ['RECIPES', 'EVAL_SPLITS', 'DEFAULT_DATA', 'DEFAULT_RECIPES', 'TaggerSettings', 'Recipe', 'register_recipe',
-           'find_recipe', 'measure_latency', 'results_name', 'write_results', 'results_record', 'train_span_tagger',
-           'CharBiLSTMTagger', 'train_char_tagger', 'detect_language', 'default_recipe', 'default_tagger_dir',
-           'default_tagger']
+           'find_recipe', 'measure_latency', 'results_name', 'write_results', 'results_record', 'finished_run',
+           'train_span_tagger', 'CharBiLSTMTagger', 'train_char_tagger', 'detect_language', 'default_recipe',
+           'default_tagger_dir', 'default_tagger']
 
 # %% ../nbs/07_recipes.ipynb #a7578dfc
 @dataclass(frozen=True)
@@ -178,6 +178,17 @@ def results_record(technique: str, tagger: SpanTagger, cpu_tagger: SpanTagger, e
                                               n_single=10 if profile.name == "smoke" else 100)}
     if state: record["history"] = state["history"]
     return record
+
+def finished_run(out_dir: str | Path, profile: Profile, seed: int, data: SpanData, technique: str | None = None
+                 ) -> dict | None:
+    """The results record of a finished run in `out_dir` (its `results.json` and saved tagger) with the same profile,
+    seed and data files (and `technique`, when given); None when there is none, so the caller trains."""
+    out_dir = Path(out_dir)
+    if not ((out_dir / "results.json").is_file() and (out_dir / "tagger" / "config.json").is_file()): return None
+    done = read_json(out_dir / "results.json")
+    same = (done.get("profile"), done.get("seed"), done.get("data"), done.get("data_files")) == \
+        (profile.name, seed, data.name, data.files)
+    return done if same and technique in (None, done.get("technique")) else None
 
 # %% ../nbs/07_recipes.ipynb #2a001593
 def train_span_tagger(technique: str, build_model: Callable[[int, TagSet, TaggerSettings], TaggerModel],

@@ -23,13 +23,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core import (CheckpointError, ConfigError, Profile, atomic_dir, get_device, get_profile, read_json,
-                           require, seed_everything, write_json)
+from .core import (CheckpointError, ConfigError, Profile, atomic_dir, get_device, get_profile, require,
+                           seed_everything, write_json)
 from .attention import AdditiveAttention
 from .data import TAOBAO_TYPES, SpanData, TagSet, load_span_data, load_taobao
 from .metrics import entity_scores
 from .persist import read_config, verify_files, write_config
-from .recipes import EVAL_SPLITS, TaggerSettings, results_record, train_span_tagger
+from .recipes import EVAL_SPLITS, TaggerSettings, finished_run, results_record, train_span_tagger
 from .taggers import BIGRAM_BUCKETS, BIGRAM_DIM, CharBigramEmbedding, CharTagger, SpanTagger, TaggerModel
 
 # %% auto #0
@@ -404,12 +404,9 @@ def run_crfsuite_recipe(out_dir: str | Path, profile: Profile | str | None, seed
     split and save the tagger of class `cls` with its results record (`record` adds the recipe's settings). The CRF
     recipes differ only in `fit`."""
     profile, out_dir, data = get_profile(profile), Path(out_dir), load_span_data(data)
-    if resume and (out_dir / "results.json").is_file() and (out_dir / "tagger" / "config.json").is_file():
-        results = read_json(out_dir / "results.json")
-        if (results.get("profile"), results.get("seed"), results.get("data"), results.get("data_files")) == \
-                (profile.name, seed, data.name, data.files):
-            if progress: print(f"Reusing the finished run in {out_dir.name}.")
-            return cls.load(out_dir / "tagger"), results
+    if resume and (done := finished_run(out_dir, profile, seed, data)):
+        if progress: print(f"Reusing the finished run in {out_dir.name}.")
+        return cls.load(out_dir / "tagger"), done
     seed_everything(seed)  # L-BFGS is deterministic; seeded for a uniform record
     settings = TaggerSettings.for_profile(profile)
     train = settings.take(data.train)

@@ -34,6 +34,15 @@ def isolated_cache(tmp_path, monkeypatch):
 TYPES = ["HCCX", "HPPX", "XH", "MISC"]
 
 
+def title(text, *spans):
+    "A TaggedTitle from (type, span text) pairs, each found at its first occurrence (`from conftest import title`)."
+    from prodtags.data import TaggedTitle, spans_to_bio
+    out = []
+    for typ, x in spans:
+        s = text.index(x); out.append((typ, s, s + len(x)))
+    return TaggedTitle(text, tuple(spans_to_bio(out, len(text))))
+
+
 def toy_titles(n=120, seed=0):
     "Brands from a fixed list followed by product words: learnable in a few epochs."
     import random

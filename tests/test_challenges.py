@@ -4,21 +4,14 @@ from collections import Counter
 
 import pytest
 
+from conftest import title
 from prodtags.challenges import (FREQ_BUCKETS, apply_flags, bucket_scores, conflicting_duplicates, flag_label_noise,
                                  frequency_bucket, kfold_predict, span_counts, tag_graph, type_prior)
 from prodtags.core import ConfigError
-from prodtags.data import TaggedTitle, bio_to_spans, spans_to_bio
+from prodtags.data import bio_to_spans, spans_to_bio
 from prodtags.fewer_labels import (dictionary_tags, distant_titles, gold_and_pool, self_training_titles,
                                    span_dictionary, weak_titles)
 from prodtags.taggers import SpanTagger
-
-
-def title(text, *spans):
-    "A TaggedTitle from (type, span text) pairs, each found at its first occurrence."
-    out = []
-    for typ, x in spans:
-        s = text.index(x); out.append((typ, s, s + len(x)))
-    return TaggedTitle(text, tuple(spans_to_bio(out, len(text))))
 
 
 class Fixed(SpanTagger):

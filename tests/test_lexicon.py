@@ -7,17 +7,9 @@ import pytest
 pytest.importorskip("jieba")
 
 from prodtags.core import CheckpointError, ConfigError  # noqa: E402
-from prodtags.data import TaggedTitle, spans_to_bio  # noqa: E402
+from conftest import title  # noqa: E402
 from prodtags.lexicon import (CRF_LEX_SOURCES, SETS, Gazetteer, Lexicon, LexiconCRFTagger,  # noqa: E402
                               LexiconFeatures, build_lexicon, jieba_lexicon, own_tags, training_exclusions)
-
-
-def title(text, *spans):
-    "A TaggedTitle from (type, span text) pairs, each at its first occurrence."
-    out = []
-    for typ, x in spans:
-        s = text.index(x); out.append((typ, s, s + len(x)))
-    return TaggedTitle(text, tuple(spans_to_bio(out, len(text))))
 
 
 def present(feats: LexiconFeatures, text: str, source: str, exclude=None) -> list[str]:

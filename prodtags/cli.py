@@ -148,11 +148,11 @@ def cmd_train(args, out: TextIO) -> int:
     from prodtags.recipes import find_recipe, write_results
     from prodtags.persist import output_lock
     recipe = find_recipe(args.model)
-    if recipe.kind != "span-tagger" and args.data != "taobao":
+    if recipe.kind != "span-tagger" and args.data not in (None, "taobao"):
         raise ProdtagsError(f"--data {args.data!r}: the {recipe.kind} recipe {recipe.name!r} trains on Taobao only; "
                             f"span-tagger recipes (crf, bilstm-crf, ...) train on other data and span files.")
-    data = {} if recipe.kind != "span-tagger" else {"data": args.data}
-    if data:
+    data = {}   # no --data: the recipe's own default (Taobao; OA-Mine for the English minilm-ner)
+    if args.data is not None and recipe.kind == "span-tagger":
         from prodtags.data import load_span_data
         data["data"] = load_span_data(args.data)  # a bad name or file fails here, before any output folder is made
     train = recipe.load()
@@ -250,9 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("info", help="show profile, device, data and cache locations, and every recipe")
     t = sub.add_parser("train", help="train a recipe (resumes if --out holds an unfinished run)")
     t.add_argument("model", help="recipe to train, e.g. char-bilstm (`prodtags info` lists them all)")
-    t.add_argument("--data", default="taobao",
-                   help="training data: taobao (default), oa-mine (English Amazon titles), another registered "
-                        "data set, or a span file (.jsonl or '<char> <tag>' BIO)")
+    t.add_argument("--data", default=None,
+                   help="training data: taobao, oa-mine (English Amazon titles), another registered data set, or a "
+                        "span file (.jsonl or '<char> <tag>' BIO); default: the recipe's own (taobao; oa-mine for "
+                        "minilm-ner)")
     t.add_argument("--out", required=True, help="output folder")
     t.add_argument("--profile", default=None, help="smoke, cpu or gpu (default: $PRODTAGS_PROFILE or automatic)")
     t.add_argument("--seed", type=int, default=0)

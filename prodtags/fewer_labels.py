@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .core import ConfigError, Profile, get_profile, read_json, require, write_json
-from .data import TAOBAO_TYPES, TaggedTitle, bio_to_spans, load_taobao, spans_to_bio
+from .data import TAOBAO_TYPES, SpanData, TaggedTitle, bio_to_spans, load_taobao, spans_to_bio
 from .recipes import EVAL_SPLITS, TaggerSettings, results_record
 from .taggers import SpanTagger
 
@@ -122,12 +122,13 @@ SELF_TRAINING_THRESHOLD = 0.9                                  # chosen on dev_c
 
 def train_crf_weak(out_dir: str | Path, profile: Profile | str | None = None, seed: int = 0, progress: bool = True,
                    resume: bool = True, method: str = "distant", threshold: float = SELF_TRAINING_THRESHOLD,
-                   data: str = "taobao") -> tuple[SpanTagger, dict]:
+                   data: str | SpanData = "taobao") -> tuple[SpanTagger, dict]:
     """Train the crfsuite CRF on a few gold titles plus weak labels of the rest of the training titles (`method`:
     'distant' or 'self-training'); the record's technique and `supervision` say it is weakly supervised."""
     from prodtags.rnn import CRFSuiteTagger
-    if str(data) != "taobao":  # the gold/pool split and the dictionary are Taobao's
-        raise ConfigError(f"The weakly supervised recipes train on Taobao only (got data {str(data)!r}); for your own "
+    name = data.name if isinstance(data, SpanData) else str(data)
+    if name != "taobao":  # the gold/pool split and the dictionary are Taobao's
+        raise ConfigError(f"The weakly supervised recipes train on Taobao only (got data {name!r}); for your own "
                           f"annotations use a supervised recipe such as crf.")
     profile, out_dir = get_profile(profile), Path(out_dir)
     technique = f"crf-{method}-weak"

@@ -170,3 +170,36 @@ def test_train_data_errors_name_the_fix(tmp_path, capsys):
     code, _ = run(["train", "attention-pool", "--data", str(tmp_path / "x.jsonl"), "--out", str(tmp_path / "o")])
     assert code == 2 and "trains on Taobao only" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_train_without_data_leaves_the_recipe_its_own_default(tmp_path, monkeypatch):
+    "No --data: the recipe's own default (minilm-ner's is OA-Mine), not Taobao; --data NAME passes the loaded data."
+    import prodtags.recipes as recipes
+    from prodtags.data import SpanData
+    calls = []
+    def fake_train(out, **kwargs):
+        calls.append(kwargs)
+        return None, {"technique": "fake", "profile": "smoke", "device": "cpu", "scores": {}}
+    fake = recipes.Recipe("fake-span", "x:y", "span-tagger", "a recipe that records its arguments")
+    monkeypatch.setattr(recipes.Recipe, "load", lambda self: fake_train)
+    monkeypatch.setattr(recipes, "find_recipe", lambda name: fake)
+    monkeypatch.setattr("prodtags.display.headline", lambda results: "-")
+    assert run(["train", "fake-span", "--out", str(tmp_path / "a")])[0] == 0
+    assert "data" not in calls[-1]
+    monkeypatch.setattr("prodtags.data.load_span_data", lambda data: f"loaded {data}")
+    assert run(["train", "fake-span", "--data", "oa-mine", "--out", str(tmp_path / "b")])[0] == 0
+    assert calls[-1]["data"] == "loaded oa-mine"
+
+
+def test_weak_recipes_take_taobao_by_name_or_as_span_data(taobao, tmp_path):
+    "The CLI hands recipes loaded SpanData: the weakly supervised ones accept Taobao's and name any other in one line."
+    pytest.importorskip("pycrfsuite")
+    from prodtags.core import ConfigError
+    from prodtags.data import load_span_data
+    from prodtags.fewer_labels import train_crf_distant
+    data = load_span_data("taobao")
+    other = type(data)("file-mine", data.types, data.train[:5], {s: data.evals[s][:5] for s in ("dev_clean", "test_clean")})
+    with pytest.raises(ConfigError, match="Taobao only \\(got data 'file-mine'\\)"):
+        train_crf_distant(tmp_path / "x", "smoke", data=other)
+    code, text = run(["train", "crf-distant", "--data", "taobao", "--out", str(tmp_path / "d"), "--profile", "smoke"])
+    assert code == 0 and json.loads(text)["technique"] == "crf-distant-weak", text

@@ -285,9 +285,8 @@ def leaderboard(records: Sequence[dict], data: str = "taobao", types: Sequence[s
             + " | parameters | training titles | train time | CPU p50 / title | profile | device | date |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for g in groups:
-        r, lat = g[0], statistics.median(x["cpu_latency"]["single_p50_ms"] for x in g
-                                         if x.get("cpu_latency", {}).get("single_p50_ms")) if any(
-            x.get("cpu_latency", {}).get("single_p50_ms") for x in g) else None
+        r, lats = g[0], [x["cpu_latency"]["single_p50_ms"] for x in g if x.get("cpu_latency", {}).get("single_p50_ms")]
+        lat = statistics.median(lats) if lats else None   # the seeds' median p50
         train_min = statistics.mean(x.get("train_seconds", 0) for x in g) / 60
         lines.append(f"| {r['technique']} | **{_mean_spread(_scores(g, 'test_clean'))}** | "
                      f"{', '.join(str(x.get('seed', '?')) for x in sorted(g, key=lambda x: x.get('seed', 0)))} | "

@@ -18,15 +18,13 @@ import torch
 from prodtags.core import get_profile, write_json
 from prodtags.data import load_span_data
 from prodtags.features import FeatureSettings, train_feature_tagger
-from prodtags.pretrained import sample_titles, scratch_budget
+from prodtags.pretrained import sample_span_data, scratch_budget
 
 OUT, MODELS = Path("results/pretrained/curve"), Path("models/curves")
 
 
 def point(method: str, n: int, seed: int, profile) -> dict:
-    taobao = load_span_data("taobao")
-    sample = dataclasses.replace(taobao, name=f"taobao-n{n}-seed{seed}", train=sample_titles(taobao.train, n, seed),
-                                 evals={s: taobao.evals[s] for s in ("dev_clean", "test_clean")})
+    sample = sample_span_data(n, seed)
     budget = scratch_budget(n, seed, profile)
     base = FeatureSettings.for_profile(profile)
     epochs = max(base.epochs, budget.epochs)   # never fewer than the full-data recipe runs

